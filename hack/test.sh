@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The test command (README): installs dependencies, then vet, gofmt and
+# the race-enabled test suite, including interop tests against real BIRD,
+# FRR and GoBGP in network namespaces (those need root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+hack/install-deps.sh
+
+echo "== go vet"
+go vet ./...
+
+echo "== gofmt"
+unformatted=$(find . -name '*.go' -not -path './.git/*' -print0 | xargs -0 gofmt -l)
+if [[ -n "$unformatted" ]]; then
+	echo "gofmt: these files need formatting:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+
+echo "== go test -race"
+go test -race -count=1 -timeout 40m "$@" ./...
