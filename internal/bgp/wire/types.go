@@ -87,6 +87,10 @@ type Options struct {
 	AddPath []Family
 	// ExtendedMessage allows messages up to 65535 bytes (RFC 8654).
 	ExtendedMessage bool
+	// EBGP is true on an external session (peer AS differs from ours, and
+	// not a confederation member). UPDATE decode then discards LOCAL_PREF,
+	// ORIGINATOR_ID and CLUSTER_LIST (RFC 7606 §7.5, §7.9, §7.10).
+	EBGP bool
 }
 
 // Capability codes (IANA "Capability Codes").
@@ -261,6 +265,11 @@ type Update struct {
 	NLRI      []NLRI
 	MPReach   *MPReach
 	MPUnreach *MPUnreach
+
+	// Storage kept across Decode calls so a reused Update does not allocate.
+	spareReach   *MPReach
+	spareUnreach *MPUnreach
+	as4Scratch   []ASPathSegment
 }
 
 // Open is an OPEN message. MyAS is the 2-octet field as sent (AS_TRANS for

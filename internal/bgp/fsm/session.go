@@ -1,0 +1,649 @@
+package fsm
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/kbgp/kbgp/internal/bgp/wire"
+)
+
+// Handler receives a session's events. All methods are called from the
+// session goroutine, one at a time, in order. They may block (that is the
+// backpressure from the RIB to the peer), but must not call Start, Stop,
+// Restart or Close on the same session, nor wait for Send to it, or the
+// session deadlocks.
+type Handler interface {
+	// StateChanged reports every FSM state transition; reason is why a
+	// session fell back (nil for forward progress).
+	StateChanged(s *Session, from, to State, reason error)
+	// Established starts an Established period identified by epoch.
+	// n is shared and must not be modified.
+	Established(s *Session, epoch uint64, n *Negotiated)
+	// Update delivers a received UPDATE after RFC 7606 handling (a
+	// treat-as-withdraw UPDATE arrives as withdrawals). u and everything
+	// it references are valid only during the call.
+	Update(s *Session, epoch uint64, u *wire.Update)
+	// EndOfRIB reports a received End-of-RIB marker (RFC 4724 §2).
+	EndOfRIB(s *Session, epoch uint64, f wire.Family)
+	// RouteRefresh reports a received ROUTE-REFRESH for a negotiated
+	// family (subtype 0, or BoRR/EoRR per RFC 7313).
+	RouteRefresh(s *Session, epoch uint64, r wire.RouteRefresh)
+	// Down ends the Established period epoch. keepStale is true when the
+	// peer's routes must be retained as stale under graceful restart
+	// (RFC 4724 §4.2, RFC 8538); otherwise they must be removed now.
+	Down(s *Session, epoch uint64, reason *SessionError, keepStale bool)
+}
+
+// Session is the state machine of one configured peer. Create it with New;
+// it starts in Idle and connects after Start.
+type Session struct {
+	cfg     Config
+	h       Handler
+	open    *wire.Open
+	openMsg []byte
+
+	cmds   chan func()
+	events chan connEvent
+	dials  chan dialResult
+	done   chan struct{}
+	once   sync.Once
+	wg     sync.WaitGroup // run, dials and every conn's reader and writer
+
+	est atomic.Pointer[conn] // the Established connection, for Send
+
+	// Owned by the run goroutine.
+	base           State // Idle, Connect or Active: the state without connections
+	state          State // last reported state
+	reason         error // why the state falls back, reported once
+	conns          []*conn
+	dialCancel     context.CancelFunc
+	dialGen        uint64
+	connectRetryAt time.Time
+	idleHoldAt     time.Time
+	adminDown      bool
+	failures       int
+	lastUp         time.Time
+	epochs         uint64
+	adjIn          map[wire.Family]map[wire.NLRI]struct{}
+	upd            wire.Update // reused for decoding
+
+	in, out [6]atomic.Uint64
+
+	mu sync.Mutex // guards st
+	st Status
+}
+
+// New validates cfg and starts the session goroutine in Idle. Call Start to
+// connect, and Close to release it.
+func New(cfg Config, h Handler) (*Session, error) {
+	cfg, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{
+		cfg:    cfg,
+		h:      h,
+		cmds:   make(chan func()),
+		events: make(chan connEvent, 8),
+		dials:  make(chan dialResult),
+		done:   make(chan struct{}),
+		adjIn:  map[wire.Family]map[wire.NLRI]struct{}{},
+	}
+	s.open = localOpen(&s.cfg)
+	s.openMsg, err = wire.AppendOpen(nil, s.open)
+	if err != nil {
+		return nil, fmt.Errorf("peer %v: encoding OPEN: %w", cfg.PeerAddr, err)
+	}
+	s.st = Status{Peer: cfg.PeerAddr, State: Idle, Since: time.Now(), AdminDown: true}
+	s.adminDown = true
+	s.wg.Add(1)
+	go s.run()
+	return s, nil
+}
+
+// Config returns the session's configuration with defaults filled in.
+func (s *Session) Config() Config { return s.cfg }
+
+// Peer is the peer's address.
+func (s *Session) Peer() netip.Addr { return s.cfg.PeerAddr }
+
+// do runs f on the session goroutine and waits for it.
+func (s *Session) do(f func()) error {
+	fin := make(chan struct{})
+	select {
+	case s.cmds <- func() { f(); close(fin) }:
+	case <-s.done:
+		return ErrClosed
+	}
+	select {
+	case <-fin:
+		return nil
+	case <-s.done:
+		return ErrClosed
+	}
+}
+
+// Start is the ManualStart event (RFC 4271 §8.1.2): leave Idle and connect
+// (or, for a passive peer, wait for the peer to connect).
+func (s *Session) Start() error {
+	return s.do(func() {
+		s.adminDown = false
+		s.failures = 0
+		s.idleHoldAt = time.Time{}
+		if s.base == Idle && len(s.conns) == 0 {
+			s.startConnecting()
+		}
+	})
+}
+
+// Stop is the ManualStop event: close with Cease / Administrative Shutdown
+// carrying msg as the RFC 9003 Shutdown Communication (cut to 128 bytes)
+// and stay Idle until Start.
+func (s *Session) Stop(msg string) error {
+	return s.stopWith(wire.CeaseAdminShutdown, msg, true)
+}
+
+// Restart closes the session with Cease / Administrative Reset (RFC 4486)
+// carrying msg, then connects again: the reset for a changed configuration
+// or an operator's request.
+func (s *Session) Restart(msg string) error {
+	return s.stopWith(wire.CeaseAdminReset, msg, false)
+}
+
+func (s *Session) stopWith(sub uint8, msg string, stay bool) error {
+	n := shutdownNotification(sub, msg)
+	return s.do(func() {
+		s.adminDown = true
+		cause := &SessionError{Class: ClassAdmin, Notification: n, Peer: s.cfg.PeerAddr, At: time.Now()}
+		s.closeAll(n, cause)
+		s.toIdle(cause)
+		if !stay {
+			s.adminDown = false
+			s.startConnecting()
+		}
+	})
+}
+
+func shutdownNotification(sub uint8, msg string) *wire.Notification {
+	for len(msg) > wire.MaxShutdownMessageLen {
+		// Cut at a rune boundary so the message stays valid UTF-8.
+		msg = msg[:len(msg)-1]
+		for len(msg) > 0 && msg[len(msg)-1]&0xc0 == 0x80 {
+			msg = msg[:len(msg)-1]
+		}
+		if len(msg) > 0 && msg[len(msg)-1] >= 0xc0 {
+			msg = msg[:len(msg)-1]
+		}
+	}
+	n, err := wire.NewShutdown(sub, msg)
+	if err != nil {
+		return &wire.Notification{Code: wire.NotifCease, Subcode: sub}
+	}
+	return n
+}
+
+// Close tears the session down: it sends Cease / Peer De-configured (RFC
+// 4486) on open connections and waits until every goroutine of the session
+// has exited. It is safe to call more than once.
+func (s *Session) Close() {
+	n := &wire.Notification{Code: wire.NotifCease, Subcode: wire.CeasePeerDeconfigured}
+	s.CloseWith(n)
+}
+
+// CloseWith is Close with a chosen NOTIFICATION (nil: none).
+func (s *Session) CloseWith(n *wire.Notification) {
+	s.do(func() {
+		s.adminDown = true
+		cause := &SessionError{Class: ClassAdmin, Notification: n, Peer: s.cfg.PeerAddr, At: time.Now()}
+		s.closeAll(n, cause)
+		s.toIdle(cause)
+	})
+	s.once.Do(func() { close(s.done) })
+	s.wg.Wait()
+}
+
+// Accept hands the session a connection the speaker accepted from the peer.
+// The session owns nc from then on.
+func (s *Session) Accept(nc *net.TCPConn) {
+	select {
+	case s.cmds <- func() { s.accept(nc) }:
+	case <-s.done:
+		nc.Close()
+	}
+}
+
+// Send queues an encoded message for the Established period epoch. It
+// blocks while the connection's bounded queue is full (backpressure) and
+// returns ErrNotEstablished if that period ended, or ctx's error.
+func (s *Session) Send(ctx context.Context, epoch uint64, msg []byte) error {
+	c := s.est.Load()
+	if c == nil || c.epoch != epoch {
+		return ErrNotEstablished
+	}
+	select {
+	case c.out <- msg:
+		return nil
+	case <-c.dead:
+		return ErrNotEstablished
+	case <-s.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// SendRouteRefresh sends a ROUTE-REFRESH for f (RFC 2918), e.g. after an
+// import policy change. The peer must have negotiated route refresh.
+func (s *Session) SendRouteRefresh(ctx context.Context, f wire.Family) error {
+	c := s.est.Load()
+	if c == nil {
+		return ErrNotEstablished
+	}
+	// RFC 2918 §4: "A BGP speaker may send a ROUTE-REFRESH message to its
+	// peer only if it has received the Route Refresh Capability from its
+	// peer."
+	if !c.neg.RouteRefresh {
+		return fmt.Errorf("peer %v did not advertise the route refresh capability", s.cfg.PeerAddr)
+	}
+	if !c.neg.HasFamily(f) {
+		return fmt.Errorf("peer %v: family %s was not negotiated", s.cfg.PeerAddr, f.String())
+	}
+	return s.Send(ctx, c.epoch, wire.AppendRouteRefresh(nil, &wire.RouteRefresh{Family: f}))
+}
+
+// Status returns a snapshot of the session.
+func (s *Session) Status() Status {
+	s.mu.Lock()
+	st := s.st
+	st.PrefixesReceived = make(map[wire.Family]int, len(s.st.PrefixesReceived))
+	for f, n := range s.st.PrefixesReceived {
+		st.PrefixesReceived[f] = n
+	}
+	s.mu.Unlock()
+	for i := range st.In {
+		st.In[i] = s.in[i].Load()
+		st.Out[i] = s.out[i].Load()
+	}
+	return st
+}
+
+func (s *Session) countIn(t wire.MsgType) {
+	if int(t) < len(s.in) {
+		s.in[t].Add(1)
+	}
+}
+
+func (s *Session) countOut(t wire.MsgType) {
+	if int(t) < len(s.out) {
+		s.out[t].Add(1)
+	}
+}
+
+// run is the session goroutine. It owns all FSM state.
+func (s *Session) run() {
+	defer s.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		s.report()
+		timer.Stop()
+		if at := s.nextDeadline(); !at.IsZero() {
+			timer.Reset(max(time.Until(at), 0))
+		}
+		select {
+		case <-s.done:
+			s.closeAll(nil, nil)
+			s.cancelDial()
+			return
+		case f := <-s.cmds:
+			f()
+		case ev := <-s.events:
+			s.handleEvent(ev)
+		case r := <-s.dials:
+			s.handleDial(r)
+		case <-timer.C:
+			s.handleTimers(time.Now())
+		}
+	}
+}
+
+// derive computes the state reported for the session: the most advanced
+// connection's, or the base state without connections.
+func (s *Session) derive() State {
+	st := s.base
+	for _, c := range s.conns {
+		if c.state > st {
+			st = c.state
+		}
+	}
+	return st
+}
+
+// report notifies the handler of a state change and updates Status.
+func (s *Session) report() {
+	to := s.derive()
+	if to == s.state {
+		return
+	}
+	from, reason := s.state, s.reason
+	s.state, s.reason = to, nil
+	now := time.Now()
+	s.mu.Lock()
+	s.st.State, s.st.Since = to, now
+	s.st.AdminDown = s.adminDown
+	if c := s.est.Load(); c != nil {
+		s.st.Negotiated, s.st.Local, s.st.Remote = c.neg, c.local, c.remote
+	} else {
+		s.st.Negotiated, s.st.Local, s.st.Remote = nil, netip.AddrPort{}, netip.AddrPort{}
+	}
+	s.mu.Unlock()
+	s.h.StateChanged(s, from, to, reason)
+}
+
+func (s *Session) nextDeadline() time.Time {
+	var at time.Time
+	earlier := func(t time.Time) {
+		if !t.IsZero() && (at.IsZero() || t.Before(at)) {
+			at = t
+		}
+	}
+	earlier(s.connectRetryAt)
+	earlier(s.idleHoldAt)
+	for _, c := range s.conns {
+		earlier(c.holdAt)
+		earlier(c.delayOpenAt)
+	}
+	return at
+}
+
+func (s *Session) handleTimers(now time.Time) {
+	for _, c := range append([]*conn(nil), s.conns...) {
+		if !c.delayOpenAt.IsZero() && !now.Before(c.delayOpenAt) {
+			s.sendOpen(c)
+		}
+		if !c.holdAt.IsZero() && !now.Before(c.holdAt) {
+			// RFC 4271 §6.5: "If a system does not receive successive
+			// KEEPALIVE, UPDATE, and/or NOTIFICATION messages within the
+			// period specified in the Hold Time field of the OPEN message,
+			// then the NOTIFICATION message with the Hold Timer Expired
+			// Error Code is sent and the BGP connection is closed."
+			n := &wire.Notification{Code: wire.NotifHoldTimerExpired}
+			s.closeConn(c, n, &SessionError{Class: ClassHoldTimerExpired, Notification: n, Peer: s.cfg.PeerAddr, At: now,
+				Err: fmt.Errorf("nothing received for the hold time %v", s.holdTime(c))})
+		}
+	}
+	if !s.connectRetryAt.IsZero() && !now.Before(s.connectRetryAt) {
+		s.connectRetryAt = time.Time{}
+		// RFC 4271 §8.2.2 Active state: on ConnectRetryTimer_Expires the
+		// local system "initiates a TCP connection to the other BGP peer"
+		// and "changes its state to Connect".
+		if !s.adminDown && !s.cfg.Passive && len(s.conns) == 0 && s.dialCancel == nil {
+			s.base = Connect
+			s.dial()
+		}
+	}
+	if !s.idleHoldAt.IsZero() && !now.Before(s.idleHoldAt) {
+		s.idleHoldAt = time.Time{}
+		if !s.adminDown && s.base == Idle && len(s.conns) == 0 {
+			s.startConnecting()
+		}
+	}
+}
+
+func (s *Session) holdTime(c *conn) time.Duration {
+	if c.neg != nil {
+		return c.neg.HoldTime
+	}
+	return OpenSentHoldTime
+}
+
+// startConnecting leaves Idle: AutomaticStart with or without
+// PassiveTcpEstablishment (RFC 4271 §8.1.2).
+func (s *Session) startConnecting() {
+	s.idleHoldAt = time.Time{}
+	if s.cfg.Passive {
+		s.base = Active
+		return
+	}
+	s.base = Connect
+	s.dial()
+}
+
+type dialResult struct {
+	gen uint64
+	nc  *net.TCPConn
+	err error
+}
+
+// dial starts routineDial for a new connection attempt.
+func (s *Session) dial() {
+	s.cancelDial()
+	ctx, cancel := context.WithTimeout(context.Background(), max(s.cfg.ConnectRetry, time.Second))
+	s.dialCancel = cancel
+	s.dialGen++
+	s.wg.Add(1)
+	go s.routineDial(ctx, s.dialGen)
+}
+
+func (s *Session) cancelDial() {
+	if s.dialCancel != nil {
+		s.dialCancel()
+		s.dialCancel = nil
+	}
+}
+
+// routineDial connects to the peer. It is owned by the session goroutine,
+// which cancels ctx when the attempt is no longer wanted.
+func (s *Session) routineDial(ctx context.Context, gen uint64) {
+	defer s.wg.Done()
+	network := "tcp4"
+	if s.cfg.PeerAddr.Is6() {
+		network = "tcp6"
+	}
+	d := net.Dialer{
+		Control: func(network, _ string, rc syscall.RawConn) error { return socketOptions(&s.cfg, rc, network) },
+	}
+	if s.cfg.LocalAddr.IsValid() || s.cfg.LocalPort != 0 {
+		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(s.cfg.LocalAddr, s.cfg.LocalPort))
+	}
+	addr := net.JoinHostPort(s.cfg.PeerAddr.String(), strconv.Itoa(int(s.cfg.PeerPort)))
+	nc, err := d.DialContext(ctx, network, addr)
+	r := dialResult{gen: gen, err: err}
+	if err == nil {
+		r.nc = nc.(*net.TCPConn)
+	}
+	select {
+	case s.dials <- r:
+	case <-s.done:
+		if r.nc != nil {
+			r.nc.Close()
+		}
+	}
+}
+
+func (s *Session) handleDial(r dialResult) {
+	if r.gen != s.dialGen || s.dialCancel == nil {
+		if r.nc != nil {
+			r.nc.Close()
+		}
+		return
+	}
+	s.cancelDial()
+	if r.err != nil {
+		// RFC 4271 §8.2.2 Connect state, TcpConnectionFails: the local
+		// system "restarts the ConnectRetryTimer, ... and changes its state
+		// to Active".
+		if len(s.conns) == 0 {
+			s.base = Active
+			s.reason = &SessionError{Class: ClassTransport, Err: r.err, Peer: s.cfg.PeerAddr, At: time.Now()}
+			s.setLastError(s.reason.(*SessionError))
+		}
+		s.connectRetryAt = time.Now().Add(s.cfg.ConnectRetry)
+		return
+	}
+	if s.adminDown || len(s.conns) >= 2 || s.est.Load() != nil {
+		r.nc.Close()
+		return
+	}
+	s.startConn(newConn(s, r.nc, true))
+}
+
+// accept takes an incoming connection (RFC 4271 Event 17,
+// TcpConnectionConfirmed).
+func (s *Session) accept(nc *net.TCPConn) {
+	// RFC 4271 §8.2.2 Idle state: "any other event ... is ignored" and the
+	// connection refused, while the operator keeps the peer down or while
+	// DampPeerOscillations holds it in Idle.
+	refuse := s.adminDown || len(s.conns) >= 2 || (s.cfg.DampPeerOscillations && !s.idleHoldAt.IsZero())
+	if !refuse {
+		// GTSM and TTL on the accepted socket; the MD5 key comes from the
+		// listening socket.
+		cfg := s.cfg
+		cfg.Password = ""
+		if rc, err := nc.SyscallConn(); err == nil {
+			if err := socketOptions(&cfg, rc, ""); err != nil {
+				s.setLastError(&SessionError{Class: ClassTransport, Err: err, Peer: s.cfg.PeerAddr, At: time.Now()})
+				refuse = true
+			}
+		}
+	}
+	if refuse {
+		// RFC 4486 §4: a speaker that disallows a connection after
+		// accepting it "SHOULD send a NOTIFICATION message with the Error
+		// Code Cease and the Error Subcode 'Connection Rejected'".
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer nc.Close()
+			nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+			m, _ := wire.AppendNotification(nil, &wire.Notification{Code: wire.NotifCease, Subcode: wire.CeaseConnectionRejected})
+			nc.Write(m)
+		}()
+		return
+	}
+	s.idleHoldAt = time.Time{}
+	if s.base == Idle {
+		s.base = Active
+	}
+	s.startConn(newConn(s, nc, false))
+}
+
+// startConn starts a connection's goroutines and sends OPEN (RFC 4271
+// §8.2.2: on TcpConnection_Valid/Confirmed the system "sends an OPEN
+// message to its peer, sets the HoldTimer to a large value, and changes its
+// state to OpenSent"), unless DelayOpen is configured.
+func (s *Session) startConn(c *conn) {
+	s.connectRetryAt = time.Time{}
+	s.conns = append(s.conns, c)
+	c.state = OpenSent
+	s.wg.Add(2)
+	go c.routineRead()
+	go c.routineWrite()
+	if s.cfg.DelayOpen > 0 {
+		c.delayOpenAt = time.Now().Add(s.cfg.DelayOpen)
+		c.holdAt = time.Now().Add(OpenSentHoldTime)
+		return
+	}
+	s.sendOpen(c)
+}
+
+func (s *Session) sendOpen(c *conn) {
+	if c.sentOpen {
+		return
+	}
+	c.delayOpenAt = time.Time{}
+	c.sentOpen = true
+	c.enqueue(s.openMsg)
+	c.holdAt = time.Now().Add(OpenSentHoldTime)
+}
+
+// closeAll closes every connection with n.
+func (s *Session) closeAll(n *wire.Notification, cause *SessionError) {
+	for len(s.conns) > 0 {
+		s.closeConn(s.conns[0], n, cause)
+	}
+}
+
+// closeConn tears down c, sending final (if non-nil) as its last message.
+// If c was Established, the handler's Down ends the period. If no
+// connection is left, the session falls back to Idle.
+func (s *Session) closeConn(c *conn, final *wire.Notification, cause *SessionError) {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	if final != nil && c.neg != nil && s.hardReset(c.neg) {
+		final = wrapHardReset(final)
+	}
+	c.final = final
+	c.holdAt, c.delayOpenAt = time.Time{}, time.Time{}
+	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	close(c.dead)
+	for i, o := range s.conns {
+		if o == c {
+			s.conns = append(s.conns[:i], s.conns[i+1:]...)
+			break
+		}
+	}
+	if cause != nil && final != nil && cause.Class != ClassNotificationReceived {
+		cause.Notification = final
+	}
+	if c.state == Established {
+		s.est.Store(nil)
+		keep := s.keepStale(c.neg, cause, final)
+		s.mu.Lock()
+		s.st.Flaps++
+		s.st.PrefixesReceived = nil
+		s.mu.Unlock()
+		clear(s.adjIn)
+		s.h.Down(s, c.epoch, cause, keep)
+	}
+	if cause != nil && cause.Class != ClassCollision {
+		s.setLastError(cause)
+		if len(s.conns) == 0 && s.est.Load() == nil && cause.Class != ClassAdmin {
+			s.toIdle(cause)
+		}
+	}
+}
+
+// toIdle enters Idle after a failure and schedules the automatic restart:
+// after IdleHoldTime, doubled for each consecutive failure when
+// DampPeerOscillations is set (RFC 4271 §8.1.1).
+func (s *Session) toIdle(cause *SessionError) {
+	s.cancelDial()
+	s.base = Idle
+	s.connectRetryAt = time.Time{}
+	if cause != nil {
+		s.reason = cause
+	}
+	if s.adminDown {
+		s.idleHoldAt = time.Time{}
+		return
+	}
+	now := time.Now()
+	if !s.lastUp.IsZero() && now.Sub(s.lastUp) > s.cfg.IdleHoldMax {
+		s.failures = 0
+	}
+	hold := s.cfg.IdleHoldTime
+	if s.cfg.DampPeerOscillations {
+		for i := 0; i < s.failures && hold < s.cfg.IdleHoldMax; i++ {
+			hold *= 2
+		}
+		hold = min(hold, s.cfg.IdleHoldMax)
+	}
+	s.failures++
+	s.idleHoldAt = now.Add(hold)
+}
+
+func (s *Session) setLastError(e *SessionError) {
+	s.mu.Lock()
+	s.st.LastError = e
+	s.mu.Unlock()
+}

@@ -1,0 +1,42 @@
+// Package fsm runs BGP-4 sessions: the RFC 4271 §8 finite state machine for
+// one configured peer, its TCP connections (with TCP MD5, GTSM and TTL
+// control), the OPEN exchange and capability negotiation, keepalives and
+// hold timers, connection collision detection (§6.8), UPDATE error handling
+// per RFC 7606 and per-peer prefix limits.
+//
+// Concurrency: every Session has one goroutine (run) that owns all FSM state.
+// Each TCP connection adds a reader and a writer goroutine, owned by the
+// session goroutine, which waits for them before it exits. Outbound messages
+// go through a bounded per-connection queue: Send blocks (backpressure on the
+// producer) until there is room, the context ends or the connection closes.
+// Received UPDATEs are handed to the Handler from the session goroutine; a
+// slow Handler slows the reader and so the peer's TCP stream, never other
+// sessions.
+//
+// The package does no logging: state changes and errors reach the caller
+// through Handler and Status.
+package fsm
+
+import "fmt"
+
+// State is an RFC 4271 §8.2.2 session state.
+type State uint8
+
+// The six BGP FSM states.
+const (
+	Idle State = iota
+	Connect
+	Active
+	OpenSent
+	OpenConfirm
+	Established
+)
+
+var stateNames = [...]string{"Idle", "Connect", "Active", "OpenSent", "OpenConfirm", "Established"}
+
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
+}

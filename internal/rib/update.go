@@ -1,0 +1,346 @@
+package rib
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/kbgp/kbgp/internal/bgp/wire"
+)
+
+// Path state flags.
+const (
+	flagStale     uint8 = 1 << iota // GR stale (RFC 4724 §4.2)
+	flagLLGRStale                   // LLGR stale (RFC 9494 §4.3)
+)
+
+// path is one route to a prefix: an entry of some peer's Adj-RIB-In.
+type path struct {
+	attrs   *AttrSet
+	peer    PeerID
+	id      uint32 // path ID as received (0 without ADD-PATH receive)
+	localID uint32 // our ADD-PATH path ID for this path, stable for its life
+	flags   uint8
+}
+
+// outEntry is one path of one update group's Adj-RIB-Out.
+type outEntry struct {
+	attrs *AttrSet
+	src   PeerID
+	id    uint32 // ADD-PATH path ID sent (0 without ADD-PATH)
+	group GroupID
+}
+
+// dest is the Loc-RIB entry of one prefix.
+type dest struct {
+	paths    []path
+	out      []outEntry
+	fibNH    []netip.Addr // next hops last reported to the FIB
+	fibBest  *AttrSet     // best path's attributes last reported (not refcounted: only compared)
+	fibLocal bool
+	dirty    bool
+}
+
+func (r *RIB) markDirty(t *table, pfx netip.Prefix, d *dest) {
+	if !d.dirty {
+		d.dirty = true
+		t.dirty = append(t.dirty, pfx)
+	}
+}
+
+// maybeDelete frees the entry of a prefix with nothing left in it.
+func (r *RIB) maybeDelete(t *table, pfx netip.Prefix, d *dest) {
+	if len(d.paths) == 0 && len(d.out) == 0 && len(d.fibNH) == 0 && d.fibBest == nil && !d.dirty {
+		delete(t.dests, pfx)
+	}
+}
+
+// Reason says why an imported route was not accepted.
+type Reason uint8
+
+// Import rejection reasons.
+const (
+	Accepted      Reason = iota
+	ASLoop               // our AS in AS_PATH more than AllowOwnAS times (RFC 4271 §9.1.2)
+	OriginatorID         // ORIGINATOR_ID is our router ID (RFC 4456 §8)
+	ClusterLoop          // CLUSTER_LIST contains our cluster ID (RFC 4456 §8)
+	PolicyReject         // the import policy rejected it
+	InvalidPrefix        // the prefix does not belong to the family
+)
+
+// String names the reason.
+func (x Reason) String() string {
+	return [...]string{"accepted", "AS loop", "ORIGINATOR_ID is our router ID", "CLUSTER_LIST contains our cluster ID", "rejected by import policy", "prefix not in family"}[x]
+}
+
+// Update records routes received from a peer: one attribute set for all of
+// nlri, in family fam. Routes the import checks or the policy reject are
+// treated as withdrawn (an UPDATE replaces the peer's previous route, RFC
+// 4271 §9.1.2: "... the previously advertised route ... is implicitly
+// withdrawn"). It returns how many routes were rejected and the reason of
+// the first rejection. attrs is not retained.
+func (r *RIB) Update(id PeerID, fam wire.Family, nlri []wire.NLRI, attrs *wire.Attrs) (rejected int, first Reason, err error) {
+	p, err := r.peerByID(id)
+	if err != nil {
+		return 0, 0, err
+	}
+	addPath := false
+	if fs := p.sess.family(fam); fs != nil {
+		addPath = fs.AddPathReceive
+	}
+	t := r.table(fam)
+	reason := r.importCheck(p, attrs)
+	a := attrs
+	if reason == Accepted && !p.ibgp() && (a.Has(wire.AttrLocalPref) || a.Has(wire.AttrOriginatorID) || a.Has(wire.AttrClusterList)) {
+		// RFC 4271 §5.1.5: LOCAL_PREF "received from an external peer ...
+		// MUST be ignored"; ORIGINATOR_ID and CLUSTER_LIST are iBGP-only
+		// (RFC 4456 §8) and ignored from eBGP too.
+		r.scratch.imp = *a
+		a = &r.scratch.imp
+		a.Clear(wire.AttrLocalPref)
+		a.LocalPref = 0
+		a.Clear(wire.AttrOriginatorID)
+		a.OriginatorID = netip.Addr{}
+		a.Clear(wire.AttrClusterList)
+		a.ClusterList = nil
+	}
+	var shared *AttrSet // interned once when there is no import policy
+	for _, n := range nlri {
+		pid := uint32(0)
+		if addPath {
+			pid = n.PathID
+		}
+		why := reason
+		if why == Accepted && !prefixInFamily(n.Prefix, fam) {
+			why = InvalidPrefix
+		}
+		var set *AttrSet
+		if why == Accepted {
+			if p.cfg.Import.Func != nil {
+				c := cloneAttrs(a)
+				if p.cfg.Import.Func(PolicyInput{Family: fam, Prefix: n.Prefix, Peer: &p.cfg}, &c) {
+					set = r.intern.get(&c)
+				} else {
+					why = PolicyReject
+				}
+			} else {
+				if shared == nil {
+					shared = r.intern.get(a)
+				} else {
+					r.intern.ref(shared)
+				}
+				set = shared
+			}
+		}
+		if why != Accepted {
+			if rejected == 0 {
+				first = why
+			}
+			rejected++
+			r.removePath(t, n.Prefix, id, pid)
+			continue
+		}
+		r.setPath(t, n.Prefix, id, pid, set)
+	}
+	return rejected, first, nil
+}
+
+func prefixInFamily(p netip.Prefix, f wire.Family) bool {
+	if !p.IsValid() {
+		return false
+	}
+	switch f.AFI {
+	case wire.AFIIPv4:
+		return p.Addr().Is4()
+	case wire.AFIIPv6:
+		return p.Addr().Is6()
+	}
+	return true
+}
+
+// importCheck applies the loop checks every received route must pass.
+func (r *RIB) importCheck(p *peer, a *wire.Attrs) Reason {
+	if a.Has(wire.AttrASPath) {
+		n := 0
+		for _, s := range a.ASPath {
+			for _, as := range s.ASNs {
+				if as == p.cfg.LocalAS {
+					n++
+				}
+			}
+		}
+		// RFC 4271 §9.1.2: "If the AS_PATH attribute of a BGP route
+		// contains an AS loop, the BGP route should be excluded from the
+		// Phase 2 decision function."
+		if n > p.cfg.AllowOwnAS {
+			return ASLoop
+		}
+	}
+	if p.ibgp() {
+		// RFC 4456 §8: "A router that recognizes the ORIGINATOR_ID attribute
+		// SHOULD ignore a route received with its BGP Identifier as the
+		// ORIGINATOR_ID." and "If the local CLUSTER_ID is found in the
+		// CLUSTER_LIST, the advertisement received SHOULD be ignored."
+		if a.Has(wire.AttrOriginatorID) && a.OriginatorID == r.opts.RouterID {
+			return OriginatorID
+		}
+		if a.Has(wire.AttrClusterList) && slices.Contains(a.ClusterList, r.opts.ClusterID) {
+			return ClusterLoop
+		}
+	}
+	return Accepted
+}
+
+// Withdraw removes routes a peer withdrew. Unknown routes are ignored.
+func (r *RIB) Withdraw(id PeerID, fam wire.Family, nlri []wire.NLRI) error {
+	p, err := r.peerByID(id)
+	if err != nil {
+		return err
+	}
+	addPath := false
+	if fs := p.sess.family(fam); fs != nil {
+		addPath = fs.AddPathReceive
+	}
+	t := r.tables[fam]
+	if t == nil {
+		return nil
+	}
+	for _, n := range nlri {
+		pid := uint32(0)
+		if addPath {
+			pid = n.PathID
+		}
+		r.removePath(t, n.Prefix, id, pid)
+	}
+	return nil
+}
+
+// Originate installs a locally originated route (a Calico IPAM block, a
+// service IP). pathID distinguishes several local routes to one prefix.
+// Locally originated routes are preferred over every learned route, as
+// BIRD (static protocol preference) and FRR (weight 32768) do. An empty
+// attribute set gets ORIGIN IGP; AS_PATH is left empty (RFC 4271 §5.1.2:
+// an originating speaker "SHALL include an empty AS_PATH" toward iBGP and
+// the local AS is prepended toward eBGP on export).
+func (r *RIB) Originate(fam wire.Family, prefix netip.Prefix, pathID uint32, attrs *wire.Attrs) error {
+	if !prefixInFamily(prefix, fam) || prefix.Masked() != prefix {
+		return fmt.Errorf("rib: originate: prefix %v is not a masked %d/%d prefix", prefix, fam.AFI, fam.SAFI)
+	}
+	a := *attrs
+	if !a.Has(wire.AttrOrigin) {
+		a.Origin = wire.OriginIGP
+		a.Set(wire.AttrOrigin)
+	}
+	r.setPath(r.table(fam), prefix, LocalPeer, pathID, r.intern.get(&a))
+	return nil
+}
+
+// Unoriginate removes a locally originated route.
+func (r *RIB) Unoriginate(fam wire.Family, prefix netip.Prefix, pathID uint32) {
+	if t := r.tables[fam]; t != nil {
+		r.removePath(t, prefix, LocalPeer, pathID)
+	}
+}
+
+// setPath stores a path, taking over the caller's reference to set.
+func (r *RIB) setPath(t *table, pfx netip.Prefix, peer PeerID, id uint32, set *AttrSet) {
+	d := t.dests[pfx]
+	if d == nil {
+		d = &dest{}
+		t.dests[pfx] = d
+	}
+	for i := range d.paths {
+		p := &d.paths[i]
+		if p.peer == peer && p.id == id {
+			if p.attrs == set && p.flags == 0 {
+				r.intern.put(set) // unchanged re-announcement
+				return
+			}
+			r.intern.put(p.attrs)
+			p.attrs = set
+			p.flags = 0
+			r.markDirty(t, pfx, d)
+			return
+		}
+	}
+	if len(d.paths) == cap(d.paths) {
+		// Grow by one or two, not by doubling: most prefixes have few paths.
+		n := make([]path, len(d.paths), len(d.paths)+1+len(d.paths)/4)
+		copy(n, d.paths)
+		d.paths = n
+	}
+	d.paths = append(d.paths, path{attrs: set, peer: peer, id: id, localID: freeLocalID(d.paths)})
+	r.markDirty(t, pfx, d)
+}
+
+// freeLocalID returns the smallest ADD-PATH path ID (from 1) no path of the
+// prefix uses. IDs are never changed while a path lives (RFC 7911 §3: the
+// path identifier identifies a path, so a stable ID makes a new
+// advertisement an implicit replacement of the same path only).
+func freeLocalID(ps []path) uint32 {
+	for id := uint32(1); ; id++ {
+		used := false
+		for i := range ps {
+			if ps[i].localID == id {
+				used = true
+				break
+			}
+		}
+		if !used {
+			return id
+		}
+	}
+}
+
+func (r *RIB) removePath(t *table, pfx netip.Prefix, peer PeerID, id uint32) {
+	d := t.dests[pfx]
+	if d == nil {
+		return
+	}
+	for i := range d.paths {
+		if d.paths[i].peer == peer && d.paths[i].id == id {
+			r.intern.put(d.paths[i].attrs)
+			d.paths = slices.Delete(d.paths, i, i+1)
+			r.markDirty(t, pfx, d)
+			return
+		}
+	}
+}
+
+// removePeerPaths removes the peer's paths for which drop is true.
+func (r *RIB) removePeerPaths(t *table, p *peer, drop func(*path) bool) int {
+	n := 0
+	for pfx, d := range t.dests {
+		k := 0
+		for i := range d.paths {
+			q := &d.paths[i]
+			if q.peer == p.id && drop(q) {
+				r.intern.put(q.attrs)
+				n++
+				continue
+			}
+			d.paths[k] = *q
+			k++
+		}
+		if k != len(d.paths) {
+			clear(d.paths[k:])
+			d.paths = d.paths[:k]
+			r.markDirty(t, pfx, d)
+		}
+	}
+	return n
+}
+
+// WithdrawAll removes every route of a peer in a family (a session ended
+// without graceful restart).
+func (r *RIB) WithdrawAll(id PeerID, fam wire.Family) (int, error) {
+	p, err := r.peerByID(id)
+	if err != nil {
+		return 0, err
+	}
+	t := r.tables[fam]
+	if t == nil {
+		return 0, nil
+	}
+	return r.removePeerPaths(t, p, func(*path) bool { return true }), nil
+}
