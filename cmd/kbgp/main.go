@@ -25,6 +25,10 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(
 		newVersionCmd(),
+		newDecodeCmd(),
+		newMRTCmd(),
+		newApplyCmd(), newGetCmd(), newDeleteCmd(), newLabelCmd(), newAnnotateCmd(),
+		newNodeCmd(), newHealthCmd(),
 	)
 	return root
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/kbgp/kbgp/api"
@@ -42,8 +43,7 @@ func Decode(filename string, data []byte) ([]api.Resource, error) {
 			break
 		}
 		if err != nil {
-			return nil, &FieldError{File: filename, Doc: docNum(len(docs)+1, len(docs)+1),
-				Msg: "invalid YAML/JSON: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+			return nil, syntaxError(filename, len(docs)+1, err)
 		}
 		docs = append(docs, &n)
 		if len(docs) > maxDocuments {
@@ -68,6 +68,16 @@ func Decode(filename string, data []byte) ([]api.Resource, error) {
 		out = append(out, d.document(root)...)
 		errs = append(errs, d.errs...)
 	}
+	// The same resource twice in one input is ambiguous (which one wins?).
+	seen := map[[2]string]bool{}
+	for _, r := range out {
+		k := [2]string{r.Kind(), r.Name()}
+		if seen[k] && r.Name() != "" {
+			errs = append(errs, &FieldError{File: filename, Kind: r.Kind(), Name: r.Name(),
+				Msg: "given more than once in this input; keep one"})
+		}
+		seen[k] = true
+	}
 	if len(errs) > 0 {
 		if len(errs) > maxErrors {
 			slices.SortStableFunc(errs, byPosition)
@@ -77,6 +87,22 @@ func Decode(filename string, data []byte) ([]api.Resource, error) {
 		return nil, joinSorted(errs)
 	}
 	return out, nil
+}
+
+// syntaxError turns a YAML parser error ("yaml: line 3: mapping values
+// are not allowed in this context") into a FieldError with the line.
+func syntaxError(filename string, doc int, err error) *FieldError {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	fe := &FieldError{File: filename, Doc: docNum(doc, doc)}
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if num, tail, ok := strings.Cut(rest, ": "); ok {
+			if n, err := strconv.Atoi(num); err == nil {
+				fe.Line, fe.Column, msg = n, 1, tail
+			}
+		}
+	}
+	fe.Msg = "invalid YAML/JSON: " + msg
+	return fe
 }
 
 func docNum(i, n int) int {
@@ -210,7 +236,7 @@ func (d *decoder) list(n *yaml.Node, fields map[string]*yaml.Node, kind string) 
 		}
 		if r := d.resource(it, fmt.Sprintf("items[%d]", i)); r != nil {
 			if want := strings.TrimSuffix(kind, "List"); want != "" && r.Kind() != want {
-				d.errorf(it, fmt.Sprintf("items[%d].kind", i), r.Kind(), "a %s may only hold %s resources", kind, want)
+				d.errorf(it, fmt.Sprintf("items[%d].kind", i), r.Kind(), "%s may only hold %s resources", kind, want)
 			}
 			out = append(out, r)
 		}

@@ -186,3 +186,42 @@ spec:
 		t.Fatalf("alias bomb: got %v", err)
 	}
 }
+
+func TestDecodeSyntaxError(t *testing.T) {
+	_, err := Decode("bad.yaml", []byte("apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata:\n  name: x\n spec: [\n"))
+	fe := FieldErrors(err)
+	if len(fe) != 1 || fe[0].Line == 0 || !strings.HasPrefix(err.Error(), "bad.yaml:") || !strings.Contains(err.Error(), "invalid YAML/JSON") {
+		t.Fatalf("syntax error: %v", err)
+	}
+}
+
+func TestDecodeListAndEmpty(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		n        int
+	}{
+		{"empty", "", 0},
+		{"only separators and comments", "---\n# nothing\n---\n", 0},
+		{"typed list", "apiVersion: projectcalico.org/v3\nkind: BGPPeerList\nitems:\n- {apiVersion: projectcalico.org/v3, kind: BGPPeer, metadata: {name: a}, spec: {peerIP: 10.0.0.1, asNumber: 1}}\n", 1},
+		{"json list", `{"apiVersion":"v1","kind":"List","items":[]}`, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rs, err := Decode("x", []byte(tc.in))
+			if err != nil || len(rs) != tc.n {
+				t.Fatalf("got %d resources, %v; want %d", len(rs), err, tc.n)
+			}
+		})
+	}
+	_, err := Decode("x", []byte("apiVersion: v1\nkind: IPPoolList\nitems:\n- {apiVersion: projectcalico.org/v3, kind: Node, metadata: {name: a}}\n"))
+	if err == nil || !strings.Contains(err.Error(), "IPPoolList may only hold IPPool resources") {
+		t.Errorf("mixed typed list: %v", err)
+	}
+}
+
+func TestDecodeDuplicate(t *testing.T) {
+	in := "apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: p}\nspec: {cidr: 10.0.0.0/8}\n"
+	_, err := Decode("pools.yaml", []byte(in+"---\n"+in))
+	if err == nil || err.Error() != "pools.yaml: IPPool/p: given more than once in this input; keep one" {
+		t.Errorf("duplicate: %v", err)
+	}
+}

@@ -45,3 +45,43 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCompile decodes the input and compiles every node: whatever Decode
+// accepts must compile without error or panic, deterministically.
+func FuzzCompile(f *testing.F) {
+	files, _ := filepath.Glob("testdata/compile/*/*.yaml")
+	for _, file := range files {
+		if filepath.Base(file) == "services.yaml" {
+			continue
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rs, err := Decode("fuzz.yaml", data)
+		if err != nil {
+			return
+		}
+		in := NewInput(rs, nil)
+		names := map[string]bool{}
+		for _, n := range in.Nodes {
+			if names[n.Name()] {
+				return // a duplicate node is a Compile error by design
+			}
+			names[n.Name()] = true
+		}
+		for _, n := range in.Nodes {
+			s1, err := Compile(in, n.Name())
+			if err != nil {
+				t.Fatalf("Compile %s of decoded input: %v", n.Name(), err)
+			}
+			s2, _ := Compile(in, n.Name())
+			if d := Diff(s1, s2); !d.IsEmpty() {
+				t.Fatalf("Compile is not deterministic: %+v", d)
+			}
+		}
+	})
+}

@@ -23,7 +23,9 @@
 package fib
 
 import (
+	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -220,20 +222,24 @@ func (f *FIB) readKernelLocked(ctx context.Context) error {
 // to the kernel, replacements before deletions, and records each op's
 // outcome in f.installed and res.
 func (f *FIB) reconcileLocked(ctx context.Context, res *Result) error {
-	var ops []Op
-	for _, k := range sortedKeys(f.desired) {
-		d := f.desired[k]
+	// Walk the maps unordered and sort only the ops: most Sets change few
+	// routes, and sorting makes the kernel's view of a Set deterministic.
+	var adds, dels []Op
+	for k, d := range f.desired {
 		if have, ok := f.installed[k]; ok && matches(d, have) {
 			res.Unchanged++
 			continue
 		}
-		ops = append(ops, Op{Kind: Replace, Route: d, Protocol: f.opts.Protocol})
+		adds = append(adds, Op{Kind: Replace, Route: d, Protocol: f.opts.Protocol})
 	}
-	for _, k := range sortedKeys(f.installed) {
+	for k, r := range f.installed {
 		if _, ok := f.desired[k]; !ok {
-			ops = append(ops, Op{Kind: Delete, Route: f.installed[k], Protocol: f.opts.Protocol})
+			dels = append(dels, Op{Kind: Delete, Route: r, Protocol: f.opts.Protocol})
 		}
 	}
+	ops := make([]Op, 0, len(adds)+len(dels))
+	ops = appendSorted(ops, adds)
+	ops = appendSorted(ops, dels)
 	var errs []error
 	if len(ops) > 0 {
 		opErrs := f.kernel.Apply(ctx, ops)
@@ -274,6 +280,52 @@ func (f *FIB) sortedInstalledLocked() []Route {
 		rs = append(rs, f.installed[k])
 	}
 	return rs
+}
+
+// appendSorted appends ops to dst in key order (see Key.Compare). With
+// 100k ops the sort is a visible share of a Set, so it sorts compact
+// inline keys instead of ~100-byte Ops or pointers to them.
+func appendSorted(dst, ops []Op) []Op {
+	type sortKey struct {
+		hi, lo uint64
+		table  int
+		metric int
+		v6     bool
+		bits   int16
+		idx    int32
+	}
+	ks := make([]sortKey, len(ops))
+	for i := range ops {
+		r := &ops[i].Route
+		a := r.Prefix.Addr()
+		b := a.As16()
+		ks[i] = sortKey{
+			hi: binary.BigEndian.Uint64(b[:8]), lo: binary.BigEndian.Uint64(b[8:]),
+			table: r.Table, metric: r.Metric, v6: a.Is6(), bits: int16(r.Prefix.Bits()), idx: int32(i),
+		}
+	}
+	slices.SortFunc(ks, func(a, b sortKey) int {
+		switch {
+		case a.table != b.table:
+			return cmp.Compare(a.table, b.table)
+		case a.v6 != b.v6:
+			if a.v6 {
+				return 1
+			}
+			return -1
+		case a.hi != b.hi:
+			return cmp.Compare(a.hi, b.hi)
+		case a.lo != b.lo:
+			return cmp.Compare(a.lo, b.lo)
+		case a.bits != b.bits:
+			return cmp.Compare(a.bits, b.bits)
+		}
+		return cmp.Compare(a.metric, b.metric)
+	})
+	for _, k := range ks {
+		dst = append(dst, ops[k.idx])
+	}
+	return dst
 }
 
 func sortedKeys(m map[Key]Route) []Key {

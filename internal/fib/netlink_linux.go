@@ -8,6 +8,7 @@ import (
 	"slices"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -36,17 +37,34 @@ const (
 // batched writes, and a vishvananda/netlink handle for dumps and link
 // lookups, both opened in one network namespace.
 type Netlink struct {
+	nsName string
 	fd     int
 	seq    uint32
 	handle *netlink.Handle
 	buf    []byte // request batch, reused
-	rbuf   []byte // ack datagrams, reused
+	rbuf   []byte // ack datagrams, reused: ackSlots slots of ackSlotBytes
+	msgs   []mmsghdr
+}
+
+// The kernel queues every ack as its own datagram, so reading 100k acks
+// one recvfrom at a time costs 100k syscalls; recvmmsg reads up to
+// ackSlots per call. An ack is 36 bytes, plus the kernel's error text.
+const (
+	ackSlots     = 512
+	ackSlotBytes = 1024
+)
+
+// mmsghdr is struct mmsghdr (x/sys/unix has no wrapper for recvmmsg). Go
+// pads it to the alignment of unix.Msghdr, as C does.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	len uint32
 }
 
 // NewNetlink opens the kernel of the named network namespace (empty: the
 // current one).
 func NewNetlink(nsName string) (*Netlink, error) {
-	k := &Netlink{fd: -1}
+	k := &Netlink{fd: -1, nsName: nsName}
 	open := func() error {
 		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 		if err != nil {
@@ -103,7 +121,15 @@ func (k *Netlink) setup() error {
 	if err := unix.Bind(k.fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return fmt.Errorf("bind: %w", err)
 	}
-	k.rbuf = make([]byte, 1<<20)
+	k.rbuf = make([]byte, ackSlots*ackSlotBytes)
+	k.msgs = make([]mmsghdr, ackSlots)
+	iovs := make([]unix.Iovec, ackSlots)
+	for i := range k.msgs {
+		iovs[i].Base = &k.rbuf[i*ackSlotBytes]
+		iovs[i].SetLen(ackSlotBytes)
+		k.msgs[i].hdr.Iov = &iovs[i]
+		k.msgs[i].hdr.SetIovlen(1)
+	}
 	return nil
 }
 
@@ -189,7 +215,7 @@ func (k *Netlink) sendBatch(ops []Op, errs []error, first uint32) {
 	answered := make([]bool, len(ops))
 	pending := len(ops)
 	for pending > 0 {
-		n, _, err := unix.Recvfrom(k.fd, k.rbuf, 0)
+		n, err := k.recvAcks()
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue
@@ -205,26 +231,43 @@ func (k *Netlink) sendBatch(ops []Op, errs []error, first uint32) {
 			}
 			return
 		}
-		perr := parseAcks(k.rbuf[:n], func(a ack) {
-			i := int(a.Seq - first)
-			if a.Seq < first || i >= len(ops) || answered[i] {
-				return // a stale ack from an earlier, timed-out batch
+		var perr error
+		for m := range n {
+			l := min(int(k.msgs[m].len), ackSlotBytes)
+			if err := parseAcks(k.rbuf[m*ackSlotBytes:m*ackSlotBytes+l], func(a ack) {
+				i := int(a.Seq - first)
+				if a.Seq < first || i >= len(ops) || answered[i] {
+					return // a stale ack from an earlier, timed-out batch
+				}
+				answered[i] = true
+				pending--
+				switch {
+				case a.Errno == 0:
+				case ops[i].Kind == Delete && a.Errno == unix.ESRCH:
+					// Already gone: the desired end state.
+				default:
+					errs[i] = &KernelError{Errno: a.Errno, Msg: a.Msg}
+				}
+			}); err != nil {
+				perr = err
 			}
-			answered[i] = true
-			pending--
-			switch {
-			case a.Errno == 0:
-			case ops[i].Kind == Delete && a.Errno == unix.ESRCH:
-				// Already gone: the desired end state.
-			default:
-				errs[i] = &KernelError{Errno: a.Errno, Msg: a.Msg}
-			}
-		})
+		}
 		if perr != nil {
 			fail(perr)
 			return
 		}
 	}
+}
+
+// recvAcks waits for at least one datagram and returns how many it read
+// into k.msgs (at most ackSlots), with MSG_WAITFORONE so it never waits for
+// more once one has arrived.
+func (k *Netlink) recvAcks() (int, error) {
+	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(k.fd), uintptr(unsafe.Pointer(&k.msgs[0])), uintptr(len(k.msgs)), unix.MSG_WAITFORONE, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
 }
 
 // List dumps the routes with protocol in table (0: all tables).

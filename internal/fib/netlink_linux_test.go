@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/kbgp/kbgp/internal/fib"
 	"github.com/kbgp/kbgp/internal/netns"
@@ -300,5 +301,62 @@ func TestNetlinkResyncRepairs(t *testing.T) {
 	}
 	if got := routes(t, ns, "proto", "77"); got != before {
 		t.Errorf("after Resync:\n%s\nwant as before:\n%s", got, before)
+	}
+}
+
+func TestNetlinkWatchRepairs(t *testing.T) {
+	ns := lab(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	f := newFIB(t, ns, fib.Options{})
+	if _, err := f.Set(ctx, []fib.Route{via("10.0.1.0/24", "192.0.2.2"), {Prefix: pfx("10.0.9.0/26"), Type: fib.Blackhole}}); err != nil {
+		t.Fatal(err)
+	}
+	want := routes(t, ns, "proto", "77")
+	repaired := make(chan fib.Result, 16)
+	done := make(chan error, 1)
+	go func() {
+		done <- f.Watch(ctx, fib.WatchOptions{MinInterval: 20 * time.Millisecond, Period: -1, OnResync: func(r fib.Result, err error) {
+			if err != nil {
+				t.Errorf("resync: %v", err)
+			}
+			if r.Added+r.Changed+r.Deleted > 0 {
+				repaired <- r
+			}
+		}})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Watch returned %v, want context.Canceled", err)
+		}
+	})
+	// The monitor socket may not be bound yet: repeat the hand edit until
+	// a repair happens.
+	deadline := time.After(10 * time.Second)
+	for attempt := 0; ; attempt++ {
+		ns.Run("ip", "route", "del", "10.0.1.0/24")
+		select {
+		case r := <-repaired:
+			if r.Added != 1 {
+				t.Errorf("repair = %+v, want 1 added", r)
+			}
+			if got := routes(t, ns, "proto", "77"); got != want {
+				t.Errorf("after repair:\n%s\nwant:\n%s", got, want)
+			}
+			return
+		case <-time.After(500 * time.Millisecond):
+			if attempt > 0 {
+				t.Logf("no repair yet after attempt %d", attempt)
+			}
+		case <-deadline:
+			t.Fatal("Watch did not repair a deleted route within 10s")
+		}
+	}
+}
+
+func TestNetlinkMissingNamespace(t *testing.T) {
+	_, err := fib.New(context.Background(), fib.Options{Netns: "kbgpt-does-not-exist"})
+	if err == nil || !strings.Contains(err.Error(), "network namespace kbgpt-does-not-exist") {
+		t.Errorf("New in a missing namespace: %v, want an error naming it", err)
 	}
 }

@@ -32,6 +32,9 @@ type BGPDump struct {
 	mp       BGP4MP
 	a        bdAttrs
 	tail     []byte
+	ts, nh   []byte
+	head     []byte
+	wd, an   []bdPrefix
 }
 
 // AppendRecord appends the lines for rec to b. Records libbgpdump skips
@@ -39,7 +42,8 @@ type BGPDump struct {
 // BGP4MP_ENTRY) return b unchanged and a non-nil error describing why; b is
 // still valid.
 func (d *BGPDump) AppendRecord(b []byte, rec *Record) ([]byte, error) {
-	ts := strconv.AppendUint(nil, uint64(rec.Timestamp), 10)
+	ts := strconv.AppendUint(d.ts[:0], uint64(rec.Timestamp), 10)
+	defer func() { d.ts = ts[:0] }()
 	switch rec.Type {
 	case TypeTableDump:
 		if err := rec.TableDump(&d.td); err != nil {
@@ -147,9 +151,11 @@ func (d *BGPDump) appendTail(b []byte, nextHop []byte, signed bool) []byte {
 // hop if there is one, else NEXT_HOP (255.255.255.255 when absent).
 func (d *BGPDump) ribNextHop() []byte {
 	if d.a.has(14) && d.a.announce[2][1].present {
-		return appendIPv6(nil, d.a.announce[2][1].nextHop)
+		d.nh = appendIPv6(d.nh[:0], d.a.announce[2][1].nextHop)
+	} else {
+		d.nh = appendAddr4(d.nh[:0], d.a.nextHop)
 	}
-	return appendAddr4(nil, d.a.nextHop)
+	return d.nh
 }
 
 func (d *BGPDump) appendTableDump(b, ts []byte) []byte {
@@ -210,6 +216,19 @@ func (d *BGPDump) appendRIB(b, ts []byte, rec *Record) ([]byte, error) {
 
 var bgpMarker = bytes.Repeat([]byte{0xff}, 16)
 
+// bgp4mpFormats is the line tag by [ET][local][ADD-PATH].
+var bgp4mpFormats = [2][2][2]string{
+	{{"BGP4MP", "BGP4MP_AP"}, {"BGP4MP_LOCAL", "BGP4MP_LOCAL_AP"}},
+	{{"BGP4MP_ET", "BGP4MP_ET_AP"}, {"BGP4MP_ET_LOCAL", "BGP4MP_ET_LOCAL_AP"}},
+}
+
+func boolIndex(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
+}
+
 func (d *BGPDump) appendBGP4MP(b, ts []byte, rec *Record) ([]byte, error) {
 	m := &d.mp
 	if err := rec.BGP4MP(m); err != nil {
@@ -220,6 +239,7 @@ func (d *BGPDump) appendBGP4MP(b, ts []byte, rec *Record) ([]byte, error) {
 		format = "BGP4MP_ET"
 	}
 	v6 := m.PeerAddr.Is6()
+	// head appends "format|time|kind|peer|peerAS|".
 	head := func(b []byte, f, kind string) []byte {
 		b = append(b, f...)
 		b = append(b, '|')
@@ -255,37 +275,32 @@ func (d *BGPDump) appendBGP4MP(b, ts []byte, rec *Record) ([]byte, error) {
 		return b, nil // only UPDATEs produce lines
 	}
 	body = body[1:]
-	if m.Local() {
-		format += "_LOCAL"
-	}
 	ap := m.AddPath()
-	if ap {
-		format += "_AP"
-	}
+	format = bgp4mpFormats[rec.Type-TypeBGP4MP][boolIndex(m.Local())][boolIndex(ap)]
 	as4 := asnLen2
 	if m.AS4() {
 		as4 = asnLen4
 	}
 	wdraw := take(&body, getU16(&body))
 	attrs := take(&body, getU16(&body))
-	withdrawn := readPrefixes(nil, wdraw, ap)
+	d.wd = readPrefixes(d.wd[:0], wdraw, ap)
 	d.a.parse(attrs, as4, ap)
-	announced := readPrefixes(nil, body, ap)
+	d.an = readPrefixes(d.an[:0], body, ap)
+	withdrawn, announced := d.wd, d.an
 	a := &d.a
 
 	if len(withdrawn) > 0 || a.has(15) {
-		lists := [][]bdPrefix{withdrawn}
-		fams := []bool{false}
-		for afi := 1; afi <= 2; afi++ {
-			for safi := 1; safi <= 3; safi++ {
-				lists = append(lists, a.withdraw[afi][safi].nlri)
-				fams = append(fams, afi == 2)
+		d.head = head(d.head[:0], format, "W")
+		// IPv4 withdrawn routes, then MP_UNREACH_NLRI by AFI and SAFI.
+		for i := range 7 {
+			l, fam6 := withdrawn, false
+			if i > 0 {
+				afi, safi := 1+(i-1)/3, 1+(i-1)%3
+				l, fam6 = a.withdraw[afi][safi].nlri, afi == 2
 			}
-		}
-		for i, l := range lists {
 			for _, p := range l {
-				b = head(b, format, "W")
-				b = appendPrefix(b, p.addr, p.bits, fams[i])
+				b = append(b, d.head...)
+				b = appendPrefix(b, p.addr, p.bits, fam6)
 				if ap {
 					b = append(b, '|')
 					b = strconv.AppendUint(b, uint64(p.pathID), 10)
@@ -295,31 +310,32 @@ func (d *BGPDump) appendBGP4MP(b, ts []byte, rec *Record) ([]byte, error) {
 		}
 	}
 	if len(announced) > 0 || a.has(14) {
-		d.tail = d.appendTail(d.tail[:0], appendAddr4(nil, a.nextHop), false)
-		b = d.appendAnnounce(b, head, format, announced, false, d.tail, ap)
+		d.head = head(d.head[:0], format, "A")
+		d.nh = appendAddr4(d.nh[:0], a.nextHop)
+		d.tail = d.appendTail(d.tail[:0], d.nh, false)
+		b = d.appendAnnounce(b, announced, false, d.tail, ap)
 		for afi := 1; afi <= 2; afi++ {
 			for safi := 1; safi <= 3; safi++ {
 				mp := &a.announce[afi][safi]
 				if len(mp.nlri) == 0 {
 					continue
 				}
-				var nh []byte
 				if afi == 1 {
-					nh = appendAddr4(nil, [4]byte(mp.nextHop[:4]))
+					d.nh = appendAddr4(d.nh[:0], [4]byte(mp.nextHop[:4]))
 				} else {
-					nh = appendIPv6(nil, mp.nextHop)
+					d.nh = appendIPv6(d.nh[:0], mp.nextHop)
 				}
-				d.tail = d.appendTail(d.tail[:0], nh, afi == 1)
-				b = d.appendAnnounce(b, head, format, mp.nlri, afi == 2, d.tail, ap)
+				d.tail = d.appendTail(d.tail[:0], d.nh, afi == 1)
+				b = d.appendAnnounce(b, mp.nlri, afi == 2, d.tail, ap)
 			}
 		}
 	}
 	return b, nil
 }
 
-func (d *BGPDump) appendAnnounce(b []byte, head func([]byte, string, string) []byte, format string, l []bdPrefix, v6 bool, tail []byte, ap bool) []byte {
+func (d *BGPDump) appendAnnounce(b []byte, l []bdPrefix, v6 bool, tail []byte, ap bool) []byte {
 	for _, p := range l {
-		b = head(b, format, "A")
+		b = append(b, d.head...)
 		b = appendPrefix(b, p.addr, p.bits, v6)
 		b = append(b, '|')
 		if ap {

@@ -44,7 +44,7 @@ type bdSeg struct {
 type bdPath struct {
 	segs  []bdSeg
 	count int
-	str   string
+	str   []byte
 	err   bool
 }
 
@@ -281,18 +281,17 @@ func (a *bdAttrs) parsePath(p *bdPath, v []byte, asnLen int) {
 	}
 	if p.err {
 		p.count = 0
-		p.str = "! Error !"
+		p.str = append(p.str[:0], "! Error !"...)
 		return
 	}
-	p.str = formatPath(p.segs)
+	p.str = appendPath(p.str[:0], p.segs)
 }
 
-// formatPath renders segments as libbgpdump does: sequences space
+// appendPath renders segments as libbgpdump does: sequences space
 // separated, {a,b} for AS_SET, (a b) for AS_CONFED_SEQUENCE and [a,b] for
 // AS_CONFED_SET.
-func formatPath(segs []bdSeg) string {
+func appendPath(b []byte, segs []bdSeg) []byte {
 	const open, closing = " { ([", " } )]"
-	var b []byte
 	space := false
 	prev := uint8(2)
 	for _, s := range segs {
@@ -323,7 +322,7 @@ func formatPath(segs []bdSeg) string {
 	if len(segs) > 0 && prev != 2 {
 		b = append(b, closing[prev])
 	}
-	return string(b)
+	return b
 }
 
 // as4Transition applies libbgpdump's AS4_AGGREGATOR and AS4_PATH handling on
@@ -342,7 +341,7 @@ func (a *bdAttrs) as4Transition(asnLen int) {
 		return
 	}
 	if a.path.err || a.newPath.err {
-		a.path.str = "! Error !"
+		a.path.str = append(a.path.str[:0], "! Error !"...)
 		return
 	}
 	// Copy leading AS_PATH segments until the merged path holds
@@ -367,7 +366,7 @@ func (a *bdAttrs) as4Transition(asnLen int) {
 		merged = append(merged, s)
 	}
 	merged = append(merged, a.newPath.segs...)
-	a.path.str = formatPath(merged)
+	a.path.str = appendPath(a.path.str[:0], merged)
 }
 
 // appendAddr4 appends a dotted-quad address.

@@ -56,34 +56,34 @@ const (
 
 // TABLE_DUMP_V2 subtypes (RFC 6396 §4.3, RFC 8050 §4).
 const (
-	SubtypePeerIndexTable           uint16 = 1
-	SubtypeRIBIPv4Unicast           uint16 = 2
-	SubtypeRIBIPv4Multicast         uint16 = 3
-	SubtypeRIBIPv6Unicast           uint16 = 4
-	SubtypeRIBIPv6Multicast         uint16 = 5
-	SubtypeRIBGeneric               uint16 = 6
-	SubtypeRIBIPv4UnicastAddPath    uint16 = 8
-	SubtypeRIBIPv4MulticastAddPath  uint16 = 9
-	SubtypeRIBIPv6UnicastAddPath    uint16 = 10
-	SubtypeRIBIPv6MulticastAddPath  uint16 = 11
-	SubtypeRIBGenericAddPath        uint16 = 12
+	SubtypePeerIndexTable          uint16 = 1
+	SubtypeRIBIPv4Unicast          uint16 = 2
+	SubtypeRIBIPv4Multicast        uint16 = 3
+	SubtypeRIBIPv6Unicast          uint16 = 4
+	SubtypeRIBIPv6Multicast        uint16 = 5
+	SubtypeRIBGeneric              uint16 = 6
+	SubtypeRIBIPv4UnicastAddPath   uint16 = 8
+	SubtypeRIBIPv4MulticastAddPath uint16 = 9
+	SubtypeRIBIPv6UnicastAddPath   uint16 = 10
+	SubtypeRIBIPv6MulticastAddPath uint16 = 11
+	SubtypeRIBGenericAddPath       uint16 = 12
 )
 
 // BGP4MP and BGP4MP_ET subtypes (RFC 6396 §4.4, RFC 8050 §3). ENTRY and
 // SNAPSHOT are deprecated and returned raw.
 const (
-	SubtypeStateChange             uint16 = 0
-	SubtypeMessage                 uint16 = 1
-	SubtypeEntry                   uint16 = 2
-	SubtypeSnapshot                uint16 = 3
-	SubtypeMessageAS4              uint16 = 4
-	SubtypeStateChangeAS4          uint16 = 5
-	SubtypeMessageLocal            uint16 = 6
-	SubtypeMessageAS4Local         uint16 = 7
-	SubtypeMessageAddPath          uint16 = 8
-	SubtypeMessageAS4AddPath       uint16 = 9
-	SubtypeMessageLocalAddPath     uint16 = 10
-	SubtypeMessageAS4LocalAddPath  uint16 = 11
+	SubtypeStateChange            uint16 = 0
+	SubtypeMessage                uint16 = 1
+	SubtypeEntry                  uint16 = 2
+	SubtypeSnapshot               uint16 = 3
+	SubtypeMessageAS4             uint16 = 4
+	SubtypeStateChangeAS4         uint16 = 5
+	SubtypeMessageLocal           uint16 = 6
+	SubtypeMessageAS4Local        uint16 = 7
+	SubtypeMessageAddPath         uint16 = 8
+	SubtypeMessageAS4AddPath      uint16 = 9
+	SubtypeMessageLocalAddPath    uint16 = 10
+	SubtypeMessageAS4LocalAddPath uint16 = 11
 )
 
 // HeaderLen is the length of the MRT common header; BGP4MP_ET records carry

@@ -184,7 +184,7 @@ func appendKey(b []byte, a *wire.Attrs) []byte {
 	}
 	b = u32(b, uint32(len(a.Unknown)))
 	for _, u := range a.Unknown {
-		b = append(b, u.Flags, byte(u.Type))
+		b = append(b, u.Flags, byte(u.Type), b2u8(a.Has(u.Type)))
 		b = u32(b, uint32(len(u.Value)))
 		b = append(b, u.Value...)
 	}
@@ -216,4 +216,11 @@ func appendAddrKey(b []byte, a netip.Addr) []byte {
 		v := a.As16()
 		return append(append(b, 16), v[:]...)
 	}
+}
+
+func b2u8(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -78,6 +78,27 @@ type GroupChanges struct {
 	Changes []ExportChange
 }
 
+// Pack reorders the changes for UPDATE packing: withdrawals first, then
+// announcements grouped by attribute set (in order of first appearance), so
+// each run of equal Attrs can go into one UPDATE (per member, after For).
+func (g *GroupChanges) Pack() {
+	first := make(map[*AttrSet]int, 8)
+	for i, c := range g.Changes {
+		if _, ok := first[c.Attrs]; !ok {
+			first[c.Attrs] = i
+		}
+	}
+	slices.SortStableFunc(g.Changes, func(a, b ExportChange) int {
+		if (a.Attrs == nil) != (b.Attrs == nil) {
+			if a.Attrs == nil {
+				return -1
+			}
+			return 1
+		}
+		return first[a.Attrs] - first[b.Attrs]
+	})
+}
+
 // Changes is the output of Drain. Its slices are reused by the next Drain.
 type Changes struct {
 	FIB    []FIBChange
@@ -96,6 +117,7 @@ type scratch struct {
 	out    []outEntry
 	old    []outEntry
 	one    [1]int
+	nhs    []netip.Addr
 	imp    wire.Attrs
 	exp    wire.Attrs
 	segs   []wire.ASPathSegment
@@ -109,14 +131,12 @@ type scratch struct {
 // (including its slices) is valid until the next call.
 func (r *RIB) Drain() *Changes {
 	out := &r.out
-	clear(out.FIB)
-	out.FIB = out.FIB[:0]
+	out.FIB = reuse(out.FIB)
 	out.Groups = out.Groups[:0]
 	for _, g := range r.groups {
 		if g != nil {
 			for _, gc := range g.changes {
-				clear(gc.Changes)
-				gc.Changes = gc.Changes[:0]
+				gc.Changes = reuse(gc.Changes)
 			}
 		}
 	}
@@ -130,15 +150,15 @@ func (r *RIB) Drain() *Changes {
 	})
 	for _, f := range fams {
 		t := r.tables[f]
-		for _, pfx := range t.dirty {
-			if d := t.dests[pfx]; d != nil && d.dirty {
+		for _, e := range t.dirty {
+			// An entry is never deleted while dirty, so e.d is current.
+			if d := e.d; d.dirty {
 				d.dirty = false
-				r.process(t, pfx, d)
-				r.maybeDelete(t, pfx, d)
+				r.process(t, e.pfx, d)
+				r.maybeDelete(t, e.pfx, d)
 			}
 		}
-		clear(t.dirty)
-		t.dirty = t.dirty[:0]
+		t.dirty = reuse(t.dirty)
 	}
 	for _, g := range r.groups {
 		if g == nil {
@@ -152,6 +172,19 @@ func (r *RIB) Drain() *Changes {
 		}
 	}
 	return out
+}
+
+// bigBuffer is the capacity above which Drain's buffers are dropped rather
+// than reused, so a full-table load does not pin its output buffers.
+const bigBuffer = 1 << 12
+
+// reuse empties s for reuse, or drops it when it is big.
+func reuse[T any](s []T) []T {
+	if cap(s) > bigBuffer {
+		return nil
+	}
+	clear(s)
+	return s[:0]
 }
 
 // process recomputes one prefix: best path, multipath set, Adj-RIB-Outs.
@@ -217,13 +250,55 @@ func (r *RIB) process(t *table, pfx netip.Prefix, d *dest) {
 	}
 }
 
+// nhSet is an interned, immutable multipath next-hop set: prefixes with
+// the same next hops share one, so the FIB state costs 8 bytes per prefix.
+type nhSet struct {
+	addrs []netip.Addr
+	key   string
+	refs  int32
+}
+
+// nhInterner is the refcounted map of next-hop sets.
+type nhInterner struct {
+	m   map[string]*nhSet
+	buf []byte
+}
+
+func (in *nhInterner) get(addrs []netip.Addr) *nhSet {
+	in.buf = in.buf[:0]
+	for _, a := range addrs {
+		in.buf = appendAddrKey(in.buf, a)
+	}
+	if s, ok := in.m[string(in.buf)]; ok {
+		s.refs++
+		return s
+	}
+	if in.m == nil {
+		in.m = map[string]*nhSet{}
+	}
+	s := &nhSet{addrs: slices.Clone(addrs), key: string(in.buf), refs: 1}
+	in.m[s.key] = s
+	return s
+}
+
+func (in *nhInterner) put(s *nhSet) {
+	if s == nil {
+		return
+	}
+	s.refs--
+	if s.refs <= 0 {
+		delete(in.m, s.key)
+	}
+}
+
 // updateFIB reports the prefix's new multipath set if it changed.
 func (r *RIB) updateFIB(t *table, pfx netip.Prefix, d *dest, best int) {
 	if best < 0 {
-		if d.fibBest == nil && len(d.fibNH) == 0 {
+		if d.fibBest == nil {
 			return
 		}
-		d.fibBest, d.fibNH, d.fibLocal = nil, nil, false
+		r.nh.put(d.fib)
+		d.fibBest, d.fib, d.fibLocal = nil, nil, false
 		r.out.FIB = append(r.out.FIB, FIBChange{Family: t.fam, Prefix: pfx})
 		return
 	}
@@ -238,17 +313,14 @@ func (r *RIB) updateFIB(t *table, pfx netip.Prefix, d *dest, best int) {
 			max = r.opts.IBGPMaxPaths
 		}
 	}
-	nh := bp.attrs.Attrs.NextHop
-	same := len(d.fibNH) > 0 && d.fibNH[0] == nh
-	if !nh.IsValid() {
-		same = len(d.fibNH) == 0
+	list := s.nhs[:0]
+	if nh := bp.attrs.Attrs.NextHop; nh.IsValid() {
+		list = append(list, nh)
 	}
 	if max > 1 && len(s.mp) > 1 {
 		mp := s.mp
 		// Best first, then by the tie-break order.
 		slices.SortFunc(mp, func(a, b int) int { return -tieCompare(&s.feats[a], &s.feats[b]) })
-		var nhs [16]netip.Addr
-		list := append(nhs[:0], nh)
 		for _, i := range mp {
 			if len(list) >= max {
 				break
@@ -262,20 +334,21 @@ func (r *RIB) updateFIB(t *table, pfx netip.Prefix, d *dest, best int) {
 				list = append(list, h)
 			}
 		}
-		if slices.Equal(list, d.fibNH) && d.fibBest == bp.attrs && d.fibLocal == bf.local {
-			return
-		}
-		d.fibNH = slices.Clone(list)
-	} else {
-		if same && len(d.fibNH) <= 1 && d.fibBest == bp.attrs && d.fibLocal == bf.local {
-			return
-		}
-		if nh.IsValid() {
-			d.fibNH = []netip.Addr{nh}
-		} else {
-			d.fibNH = nil
-		}
 	}
-	d.fibBest, d.fibLocal = bp.attrs, bf.local
-	r.out.FIB = append(r.out.FIB, FIBChange{Family: t.fam, Prefix: pfx, NextHops: d.fibNH, Best: bp.attrs, Local: bf.local})
+	s.nhs = list
+	var set *nhSet
+	if len(list) > 0 {
+		set = r.nh.get(list)
+	}
+	if set == d.fib && d.fibBest == bp.attrs && d.fibLocal == bf.local {
+		r.nh.put(set)
+		return
+	}
+	r.nh.put(d.fib)
+	d.fib, d.fibBest, d.fibLocal = set, bp.attrs, bf.local
+	var addrs []netip.Addr
+	if set != nil {
+		addrs = set.addrs
+	}
+	r.out.FIB = append(r.out.FIB, FIBChange{Family: t.fam, Prefix: pfx, NextHops: addrs, Best: bp.attrs, Local: bf.local})
 }

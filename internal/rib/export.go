@@ -106,9 +106,9 @@ func (r *RIB) exportAttrs(fam wire.Family, pfx netip.Prefix, g *group, p *path) 
 	o := &s.exp
 	*o = *a
 	c := &g.rep.cfg
-	self := c.LocalAddr4
+	self := g.rep.self4
 	if fam.AFI == wire.AFIIPv6 {
-		self = c.LocalAddr6
+		self = g.rep.self6
 	}
 	// RFC 6793: AS_PATH is held with 4-octet ASNs; the encoder builds
 	// AS4_PATH/AS4_AGGREGATOR for 2-octet sessions itself.
@@ -165,8 +165,13 @@ func (r *RIB) exportAttrs(fam wire.Family, pfx netip.Prefix, g *group, p *path) 
 	if !o.NextHop.IsValid() {
 		return nil // no next hop to advertise (no local address for the family)
 	}
-	if fam.AFI == wire.AFIIPv4 {
+	// NEXT_HOP carries IPv4 next hops of IPv4 routes; every other next hop
+	// travels in MP_REACH_NLRI (RFC 4760 §3, RFC 8950), which the speaker
+	// builds from Attrs.NextHop.
+	if fam.AFI == wire.AFIIPv4 && o.NextHop.Is4() {
 		o.Set(wire.AttrNextHop)
+	} else {
+		o.Clear(wire.AttrNextHop)
 	}
 	if len(a.Unknown) > 0 {
 		// RFC 4271 §5: "Unrecognized non-transitive optional attributes
@@ -177,6 +182,8 @@ func (r *RIB) exportAttrs(fam wire.Family, pfx netip.Prefix, g *group, p *path) 
 			if u.Flags&wire.FlagTransitive != 0 {
 				u.Flags |= wire.FlagPartial
 				s.unk = append(s.unk, u)
+			} else {
+				o.Clear(u.Type)
 			}
 		}
 		o.Unknown = s.unk
@@ -221,7 +228,7 @@ func (r *RIB) AdjRIBOut(id PeerID, fam wire.Family, fn func(ExportChange) bool) 
 	if p.group == nil || t == nil {
 		return nil
 	}
-	for pfx, d := range t.dests {
+	for pfx, d := range t.all() {
 		for _, o := range d.out {
 			if o.group == p.group.id && o.src != id {
 				if !fn(ExportChange{Prefix: pfx, PathID: o.id, Attrs: o.attrs, Source: o.src}) {

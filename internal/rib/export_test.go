@@ -356,3 +356,54 @@ func TestUpdateGroupsAndJoin(t *testing.T) {
 		t.Errorf("after removing the only source: %+v", s)
 	}
 }
+
+func TestPack(t *testing.T) {
+	f := newFixture(t, Options{}, rrPeers...)
+	a, b := mkAttrs(nh("192.0.2.1"), seq(65001, 1)), mkAttrs(nh("192.0.2.1"), seq(65001, 2))
+	f.update("x1", a, "10.1.0.0/24")
+	f.update("x1", a, "10.3.0.0/24")
+	f.r.Drain()
+	f.update("x1", b, "10.2.0.0/24")
+	f.update("x1", a, "10.4.0.0/24")
+	f.withdraw("x1", "10.3.0.0/24")
+	f.update("x1", b, "10.5.0.0/24")
+	gc := groupOf(f, f.r.Drain(), "c1")
+	gc.Pack()
+	var got []string
+	for _, c := range gc.Changes {
+		s := c.Prefix.String()
+		if c.Attrs == nil {
+			s = "-" + s
+		}
+		got = append(got, s)
+	}
+	want := []string{"-10.3.0.0/24", "10.2.0.0/24", "10.5.0.0/24", "10.4.0.0/24"}
+	if !slices.Equal(got, want) {
+		t.Errorf("packed order %v, want %v", got, want)
+	}
+}
+
+func TestSessionLocalAddr(t *testing.T) {
+	r := New(Options{RouterID: ip("10.255.0.1")})
+	id, err := r.AddPeer(PeerConfig{Addr: ip("192.0.2.1"), LocalAS: localAS, RemoteAS: 65001})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Up(id, Session{RouterID: ip("1.1.1.1"), LocalAddr: ip("192.0.2.100"), Families: []FamilySession{{Family: v4}, {Family: wire.IPv6Unicast}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Originate(v4, pfx("10.244.0.0/26"), 0, mkAttrs()); err != nil {
+		t.Fatal(err)
+	}
+	ch := r.Drain()
+	if len(ch.Groups) != 1 || ch.Groups[0].Changes[0].Attrs.Attrs.NextHop != ip("192.0.2.100") {
+		t.Fatalf("next hop self from the session address: %+v", ch.Groups)
+	}
+	// No address for IPv6: IPv6 routes cannot be sent (no next hop).
+	if err := r.Originate(wire.IPv6Unicast, pfx("fd00:244::/80"), 0, mkAttrs()); err != nil {
+		t.Fatal(err)
+	}
+	if ch := r.Drain(); len(ch.Groups) != 0 {
+		t.Errorf("IPv6 route sent without an IPv6 next hop: %+v", ch.Groups[0].Changes)
+	}
+}

@@ -24,7 +24,7 @@ func (r *RIB) MarkStale(id PeerID, fam wire.Family) (int, error) {
 		return 0, nil
 	}
 	n := 0
-	for _, d := range t.dests {
+	for _, d := range t.all() {
 		for i := range d.paths {
 			if d.paths[i].peer == id {
 				d.paths[i].flags |= flagStale
@@ -69,7 +69,7 @@ func (r *RIB) MarkLLGRStale(id PeerID, fam wire.Family) (moved, removed int, err
 	removed = r.removePeerPaths(t, p, func(q *path) bool {
 		return q.flags&flagStale != 0 && q.flags&flagLLGRStale == 0 && hasCommunity(&q.attrs.Attrs, wire.CommunityNoLLGR)
 	})
-	for pfx, d := range t.dests {
+	for pfx, d := range t.all() {
 		for i := range d.paths {
 			q := &d.paths[i]
 			if q.peer != id || q.flags&flagStale == 0 || q.flags&flagLLGRStale != 0 {
@@ -96,7 +96,7 @@ func (r *RIB) MarkLLGRStale(id PeerID, fam wire.Family) (moved, removed int, err
 // happens in the next Drain.
 func (r *RIB) Reevaluate() {
 	for _, t := range r.tables {
-		for pfx, d := range t.dests {
+		for pfx, d := range t.all() {
 			r.markDirty(t, pfx, d)
 		}
 	}
@@ -121,7 +121,7 @@ func (r *RIB) Routes(fam wire.Family, prefix netip.Prefix) []Route {
 	if t == nil {
 		return nil
 	}
-	d := t.dests[prefix]
+	d := t.get(prefix)
 	if d == nil || len(d.paths) == 0 {
 		return nil
 	}

@@ -85,7 +85,9 @@ type PeerConfig struct {
 	// NextHop is the next-hop mode toward this peer.
 	NextHop NextHopMode
 	// LocalAddr4 and LocalAddr6 are our addresses advertised as next hop
-	// ("next hop self") for IPv4 and IPv6 routes toward this peer.
+	// ("next hop self") for IPv4 and IPv6 routes toward this peer (Calico:
+	// the node's IPv4Address and IPv6Address). When unset, the session's
+	// local address (Session.LocalAddr) is used for its family.
 	LocalAddr4, LocalAddr6 netip.Addr
 	// AllowOwnAS is how many times our LocalAS may appear in a received
 	// AS_PATH before the route is rejected as a loop (Calico's
@@ -125,6 +127,9 @@ type Session struct {
 	// AS4 is true when 4-octet AS numbers were negotiated (RFC 6793); it
 	// selects the cached encoding of AttrSet.Encoded.
 	AS4 bool
+	// LocalAddr is our address on the session's TCP connection, the next
+	// hop self for its family when PeerConfig does not name one.
+	LocalAddr netip.Addr
 }
 
 func (s *Session) family(f wire.Family) *FamilySession {
@@ -141,6 +146,8 @@ type peer struct {
 	cfg      PeerConfig
 	sess     Session
 	routerID netip.Addr // last known BGP Identifier (kept while down for stale routes)
+	self4    netip.Addr // next hop self for IPv4 routes (while up)
+	self6    netip.Addr // next hop self for IPv6 routes (while up)
 	up       bool
 	local    bool
 	group    *group
@@ -224,6 +231,12 @@ func (r *RIB) Up(id PeerID, s Session) (GroupID, error) {
 	if s.RouterID.IsValid() {
 		p.routerID = s.RouterID
 	}
+	p.self4, p.self6 = p.cfg.LocalAddr4, p.cfg.LocalAddr6
+	if la := s.LocalAddr.Unmap(); la.Is4() && !p.self4.IsValid() {
+		p.self4 = la
+	} else if la.Is6() && !la.IsLinkLocalUnicast() && !p.self6.IsValid() {
+		p.self6 = la
+	}
 	p.up = true
 	g := r.joinGroup(p)
 	return g.id, nil
@@ -264,7 +277,7 @@ func exportKey(p *peer) groupKey {
 	var b strings.Builder
 	c := &p.cfg
 	fmt.Fprintf(&b, "ibgp=%v rr=%v las=%d nh=%d la4=%v la6=%v llgr=%v as4=%v",
-		p.ibgp(), c.RRClient, c.LocalAS, c.NextHop, c.LocalAddr4, c.LocalAddr6, p.sess.LLGR, p.sess.AS4)
+		p.ibgp(), c.RRClient, c.LocalAS, c.NextHop, p.self4, p.self6, p.sess.LLGR, p.sess.AS4)
 	switch {
 	case c.Export.Func == nil:
 	case c.Export.Name != "":
@@ -314,7 +327,7 @@ func (r *RIB) joinGroup(p *peer) *group {
 		// next Drain.
 		for _, f := range g.fams {
 			if t := r.tables[f.Family]; t != nil {
-				for pfx, d := range t.dests {
+				for pfx, d := range t.all() {
 					r.markDirty(t, pfx, d)
 				}
 			}
@@ -342,7 +355,7 @@ func (r *RIB) leaveGroup(p *peer) {
 	delete(r.keyGroup, g.key)
 	r.groups[g.id] = nil
 	for _, t := range r.tables {
-		for pfx, d := range t.dests {
+		for pfx, d := range t.all() {
 			n := 0
 			for _, o := range d.out {
 				if o.group == g.id {

@@ -256,7 +256,7 @@ func differential(t *testing.T, seed uint64, prefixes int) {
 			ps = append(ps, rp)
 		}
 		// Some paths are LLGR-stale.
-		if d := f.r.table(v4).dests[p]; d != nil {
+		if d := f.r.table(v4).get(p); d != nil {
 			for i := range d.paths {
 				if d.paths[i].peer != LocalPeer && rng.IntN(6) == 0 {
 					d.paths[i].flags |= flagLLGRStale

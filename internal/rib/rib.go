@@ -10,8 +10,8 @@
 // # Use
 //
 //	r := rib.New(rib.Options{RouterID: id})
-//	p, _ := r.AddPeer(rib.PeerConfig{Addr: a, RouterID: rid, LocalAS: 64512, RemoteAS: 64512, ...})
-//	r.Up(p, rib.Session{Families: ...})    // session Established: joins an update group
+//	p, _ := r.AddPeer(rib.PeerConfig{Addr: a, LocalAS: 64512, RemoteAS: 64512, ...})
+//	r.Up(p, rib.Session{RouterID: rid, Families: ...}) // Established: joins an update group
 //	r.Update(p, wire.IPv4Unicast, nlri, &attrs) // any number of updates and withdraws...
 //	r.Withdraw(p, wire.IPv4Unicast, nlri)
 //	ch := r.Drain()                          // ...then run the decision process once
@@ -33,7 +33,11 @@
 // interned attribute set, the peer, the received path ID and the locally
 // assigned ADD-PATH path ID, and state flags. The Adj-RIB-Out of every update
 // group is stored in the same entry as (group, path ID, source, attribute
-// set) records of 24 bytes.
+// set) records of 24 bytes. IPv4 entries are keyed by a uint64 (16-byte map
+// slots). The FIB state of an entry is a pointer to an interned next-hop
+// set. Measured: about 58 bytes per path for a 1M-path table with four
+// paths per prefix, 65 with one update group's Adj-RIB-Out
+// (docs/benchmarks.md, section RIB).
 //
 // Attribute sets are interned in a refcounted map keyed by a canonical
 // serialisation of the attributes (see AttrSet): one copy per distinct set,
@@ -50,13 +54,29 @@
 // settings, LLGR capability, 4-octet AS, export policy name) share an update
 // group. Export changes are reported per group with the source peer of each
 // path; ExportChange.For applies the per-member split horizon (a path is not
-// sent back to the peer it came from). AttrSet.Encoded caches the encoded
-// attribute bytes so a group's members share one encoding.
+// sent back to the peer it came from). GroupChanges.Pack orders a group's
+// changes so that routes sharing an attribute set are adjacent (one UPDATE
+// each run), and AttrSet.Encoded caches the encoded attribute bytes so all
+// members of all groups share one encoding per set.
+//
+// # Sessions
+//
+// AddPeer registers a configured peer once; Up and Down bracket each
+// established session (Up takes the negotiated Session: router ID,
+// families with ADD-PATH, LLGR, 4-octet AS, local address). Down leaves the
+// routes in place: the speaker then calls WithdrawAll, or MarkStale for
+// graceful restart followed by SweepStale at End-of-RIB or timer expiry,
+// and MarkLLGRStale when the restart timer expires with LLGR negotiated.
+// After Up the speaker sends the peer AdjRIBOut, then the changes of each
+// Drain for its group.
 //
 // # Next hops
 //
 // Attrs.NextHop must hold the route's next hop for every family: the speaker
-// copies the MP_REACH_NLRI next hop (RFC 4760) into it for IPv6 routes.
+// copies the MP_REACH_NLRI next hop (RFC 4760) into it for IPv6 routes. On
+// export the NEXT_HOP attribute is present only for IPv4 routes with an IPv4
+// next hop; for the others the speaker puts the exported Attrs.NextHop into
+// MP_REACH_NLRI.
 package rib
 
 import (
@@ -122,17 +142,11 @@ type RIB struct {
 	freePeers []PeerID
 	tables    map[wire.Family]*table
 	intern    interner
+	nh        nhInterner
 	groups    []*group // index GroupID; nil slots are free
 	keyGroup  map[groupKey]*group
 	out       Changes
 	scratch   scratch
-}
-
-// table is the Loc-RIB of one address family.
-type table struct {
-	fam   wire.Family
-	dests map[netip.Prefix]*dest
-	dirty []netip.Prefix
 }
 
 // New returns an empty RIB.
@@ -161,7 +175,7 @@ func (r *RIB) RouterID() netip.Addr { return r.opts.RouterID }
 func (r *RIB) table(f wire.Family) *table {
 	t := r.tables[f]
 	if t == nil {
-		t = &table{fam: f, dests: map[netip.Prefix]*dest{}}
+		t = newTable(f)
 		r.tables[f] = t
 	}
 	return t
@@ -179,8 +193,8 @@ type Stats struct {
 func (r *RIB) Stats() Stats {
 	var s Stats
 	for _, t := range r.tables {
-		s.Prefixes += len(t.dests)
-		for _, d := range t.dests {
+		s.Prefixes += t.len()
+		for _, d := range t.all() {
 			s.Paths += len(d.paths)
 		}
 	}

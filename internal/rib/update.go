@@ -35,8 +35,8 @@ type outEntry struct {
 type dest struct {
 	paths    []path
 	out      []outEntry
-	fibNH    []netip.Addr // next hops last reported to the FIB
-	fibBest  *AttrSet     // best path's attributes last reported (not refcounted: only compared)
+	fib      *nhSet   // next hops last reported to the FIB (refcounted)
+	fibBest  *AttrSet // best path's attributes last reported (not refcounted: only compared)
 	fibLocal bool
 	dirty    bool
 }
@@ -44,14 +44,14 @@ type dest struct {
 func (r *RIB) markDirty(t *table, pfx netip.Prefix, d *dest) {
 	if !d.dirty {
 		d.dirty = true
-		t.dirty = append(t.dirty, pfx)
+		t.dirty = append(t.dirty, dirtyEntry{pfx, d})
 	}
 }
 
 // maybeDelete frees the entry of a prefix with nothing left in it.
 func (r *RIB) maybeDelete(t *table, pfx netip.Prefix, d *dest) {
-	if len(d.paths) == 0 && len(d.out) == 0 && len(d.fibNH) == 0 && d.fibBest == nil && !d.dirty {
-		delete(t.dests, pfx)
+	if len(d.paths) == 0 && len(d.out) == 0 && d.fibBest == nil && !d.dirty {
+		t.del(pfx)
 	}
 }
 
@@ -70,6 +70,9 @@ const (
 
 // String names the reason.
 func (x Reason) String() string {
+	if x > InvalidPrefix {
+		return fmt.Sprintf("Reason(%d)", uint8(x))
+	}
 	return [...]string{"accepted", "AS loop", "ORIGINATOR_ID is our router ID", "CLUSTER_LIST contains our cluster ID", "rejected by import policy", "prefix not in family"}[x]
 }
 
@@ -244,10 +247,10 @@ func (r *RIB) Unoriginate(fam wire.Family, prefix netip.Prefix, pathID uint32) {
 
 // setPath stores a path, taking over the caller's reference to set.
 func (r *RIB) setPath(t *table, pfx netip.Prefix, peer PeerID, id uint32, set *AttrSet) {
-	d := t.dests[pfx]
+	d := t.get(pfx)
 	if d == nil {
 		d = &dest{}
-		t.dests[pfx] = d
+		t.put(pfx, d)
 	}
 	for i := range d.paths {
 		p := &d.paths[i]
@@ -293,7 +296,7 @@ func freeLocalID(ps []path) uint32 {
 }
 
 func (r *RIB) removePath(t *table, pfx netip.Prefix, peer PeerID, id uint32) {
-	d := t.dests[pfx]
+	d := t.get(pfx)
 	if d == nil {
 		return
 	}
@@ -310,7 +313,7 @@ func (r *RIB) removePath(t *table, pfx netip.Prefix, peer PeerID, id uint32) {
 // removePeerPaths removes the peer's paths for which drop is true.
 func (r *RIB) removePeerPaths(t *table, p *peer, drop func(*path) bool) int {
 	n := 0
-	for pfx, d := range t.dests {
+	for pfx, d := range t.all() {
 		k := 0
 		for i := range d.paths {
 			q := &d.paths[i]

@@ -186,7 +186,7 @@ func (l *lexer) tokens() ([]token, error) {
 		case '"', '\'':
 			end := strings.IndexByte(l.in[l.pos+1:], c)
 			if end < 0 {
-				return nil, l.errAt(start, "unterminated string starting")
+				return nil, l.errAt(start, "unterminated string: no closing %c", c)
 			}
 			toks = append(toks, token{kind: tokString, pos: start, value: l.in[l.pos+1 : l.pos+1+end]})
 			l.pos += end + 2

@@ -1,6 +1,7 @@
 package selector
 
 import (
+	"fmt"
 	"slices"
 )
 
@@ -25,7 +26,7 @@ func (p *parser) next() token {
 }
 
 func (p *parser) errAt(t token, format string, args ...any) error {
-	return &ParseError{Input: p.in, Column: column(p.in, t.pos), Msg: sprintf(format, args...)}
+	return &ParseError{Input: p.in, Column: column(p.in, t.pos), Msg: fmt.Sprintf(format, args...)}
 }
 
 // maxDepth bounds nesting of parentheses and "!" so that hostile input cannot

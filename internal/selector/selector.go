@@ -41,8 +41,6 @@ func (e *ParseError) Error() string {
 	return fmt.Sprintf("selector %q: %s at column %d", e.Input, e.Msg, e.Column)
 }
 
-func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
-
 type op uint8
 
 const (

@@ -7,6 +7,8 @@ import (
 	"time"
 )
 
+var addrUnderscores = strings.NewReplacer(".", "_", ":", "_")
+
 // SessionName is the deterministic session name Calico's confd gives a
 // peer and that calicoctl and the readiness probe depend on: the type
 // prefix (Mesh_, Node_, Global_) followed by the address with '.' or ':'
@@ -21,9 +23,7 @@ func SessionName(t PeerType, addr netip.Addr, port uint16) string {
 	default:
 		prefix = "Node_"
 	}
-	a := addr.Unmap().String()
-	a = strings.NewReplacer(".", "_", ":", "_").Replace(a)
-	name := prefix + a
+	name := prefix + addrUnderscores.Replace(addr.Unmap().String())
 	if port != 0 && port != 179 {
 		name += "_port_" + strconv.Itoa(int(port))
 	}

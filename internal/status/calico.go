@@ -64,14 +64,23 @@ func WriteNodeStatus(w io.Writer, n *Node, now time.Time, loc *time.Location) er
 // familyPeers returns the peers of one address family (4 or 6) sorted by
 // session name, the order BIRD lists confd's protocols in.
 func familyPeers(all []Peer, fam int) []Peer {
-	var out []Peer
-	for _, p := range all {
+	type keyed struct {
+		name string
+		p    *Peer
+	}
+	var ks []keyed
+	for i := range all {
+		p := &all[i]
 		if p.Address.IsValid() && p.Address.Unmap().Is4() == (fam == 4) {
-			out = append(out, p)
+			ks = append(ks, keyed{p.SessionName(), p})
 		}
 	}
-	slices.SortStableFunc(out, func(a, b Peer) int {
-		return cmp.Or(cmp.Compare(a.SessionName(), b.SessionName()), a.Address.Compare(b.Address))
+	slices.SortStableFunc(ks, func(a, b keyed) int {
+		return cmp.Or(cmp.Compare(a.name, b.name), a.p.Address.Compare(b.p.Address))
 	})
+	out := make([]Peer, len(ks))
+	for i, k := range ks {
+		out[i] = *k.p
+	}
 	return out
 }

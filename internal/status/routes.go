@@ -64,7 +64,8 @@ type RouteQuery struct {
 
 // ParseRouteQuery parses the CLI/API form: empty (all routes), a prefix
 // ("10.244.0.0/16": that prefix and everything inside it) or an address
-// ("10.244.1.5": the longest-match route for it).
+// ("10.244.1.5": the longest-match route for it). IPv4-mapped IPv6 forms
+// are turned into IPv4.
 func ParseRouteQuery(s string) (RouteQuery, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -74,6 +75,9 @@ func ParseRouteQuery(s string) (RouteQuery, error) {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
 			return RouteQuery{}, fmt.Errorf("route query %q: not a prefix (want e.g. 10.244.0.0/16): %w", s, err)
+		}
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
 		}
 		return RouteQuery{Prefix: p.Masked()}, nil
 	}

@@ -61,6 +61,8 @@ func TestSelect(t *testing.T) {
 		{"less specific is not inside", "10.244.2.0/27", nil},
 		{"address longest match", "10.244.2.9", []string{"10.244.2.0/26"}},
 		{"address falls to default", "192.0.2.1", []string{"0.0.0.0/0"}},
+		{"v4-mapped prefix", "::ffff:10.244.2.0/122", []string{"10.244.2.0/26"}},
+		{"v4-mapped address", "::ffff:10.244.2.9", []string{"10.244.2.0/26"}},
 		{"v6 address", "fd00:10:244::5", []string{"fd00:10:244::/64"}},
 		{"v6 address without route", "2001:db8::1", nil},
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kbgp/kbgp/api"
 	"github.com/kbgp/kbgp/internal/config"
@@ -371,5 +372,30 @@ func BenchmarkApplyUnchanged(b *testing.B) {
 		if _, err := f.Apply(ctx, r); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestLockHonoursContext(t *testing.T) {
+	f := openTemp(t)
+	held, err := f.lock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := Open(t.TempDir(), nil) // a different store is not blocked
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Apply(context.Background(), decodeOne(t, peerYAML)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err = f.Apply(ctx, decodeOne(t, peerYAML))
+	if err == nil || !strings.Contains(err.Error(), "waiting for the lock") {
+		t.Fatalf("Apply while the lock is held = %v, want a lock timeout", err)
+	}
+	held.Close()
+	if res, err := f.Apply(context.Background(), decodeOne(t, peerYAML)); err != nil || res != Created {
+		t.Fatalf("Apply after release = %v, %v", res, err)
 	}
 }

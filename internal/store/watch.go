@@ -26,7 +26,7 @@ import (
 // even where inotify is unavailable (for example on some network file
 // systems).
 func (f *File) Watch(ctx context.Context) (<-chan Event, error) {
-	w := &watcher{f: f, known: map[key]*fileState{}, out: make(chan Event, 16)}
+	w := &watcher{f: f, known: map[key]*fileState{}, dirErrs: map[string]string{}, out: make(chan Event, 16)}
 	// The first scan happens before Watch returns, so that a change made
 	// right after Watch returns is reported as a change, not folded into
 	// the initial listing.
@@ -67,9 +67,10 @@ type fileState struct {
 }
 
 type watcher struct {
-	f     *File
-	known map[key]*fileState
-	out   chan Event
+	f       *File
+	known   map[key]*fileState
+	dirErrs map[string]string // kind -> last reported directory error
+	out     chan Event
 }
 
 func (w *watcher) run(ctx context.Context, initial []Event, notify *fsnotify.Watcher, poll time.Duration) {
@@ -140,9 +141,12 @@ func (w *watcher) scan() []Event {
 	for _, kind := range api.Kinds {
 		names, err := w.f.names(kind)
 		if err != nil {
-			// The directory is unreadable right now: report it and keep
-			// the last known state rather than deleting everything.
-			evs = append(evs, Event{Type: EventError, Kind: kind, Err: err})
+			// The directory is unreadable right now: report it (once) and
+			// keep the last known state rather than deleting everything.
+			if w.dirErrs[kind] != err.Error() {
+				w.dirErrs[kind] = err.Error()
+				evs = append(evs, Event{Type: EventError, Kind: kind, Err: err})
+			}
 			for k := range w.known {
 				if k.kind == kind {
 					seen[k] = true
@@ -150,6 +154,7 @@ func (w *watcher) scan() []Event {
 			}
 			continue
 		}
+		delete(w.dirErrs, kind)
 		for _, name := range names {
 			k := key{kind, name}
 			seen[k] = true

@@ -179,3 +179,41 @@ func TestWatchBurst(t *testing.T) {
 		}
 	}
 }
+
+func TestWatchUnreadableDir(t *testing.T) {
+	if os.Geteuid() == 0 {
+		// root reads directories regardless of mode; replace the directory
+		// with a file instead.
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f, err := Open(t.TempDir(), &Options{NoFSNotify: true, PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Apply(ctx, decodeOne(t, peerYAML)); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := f.Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, ch, EventAdded, api.KindBGPPeer, "rack1-tor")
+	expect(t, ch, EventSynced, "", "")
+	// Make the bgppeer directory unreadable by swapping it for a file.
+	d := filepath.Join(f.Path(), "bgppeer")
+	if err := os.Rename(d, d+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(d, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ev := expect(t, ch, EventError, api.KindBGPPeer, "")
+	if ev.Err == nil {
+		t.Fatal("error event without an error")
+	}
+	quiet(t, ch, 200*time.Millisecond) // reported once, and no deletion
+	os.Remove(d)
+	os.Rename(d+".away", d)
+	quiet(t, ch, 200*time.Millisecond) // back as it was: nothing changed
+}

@@ -27,6 +27,9 @@ func Listen(ctx context.Context, addr netip.AddrPort) (*Listener, error) {
 		network = "tcp6"
 	}
 	var lc net.ListenConfig
+	// Go enables MPTCP on listeners by default (Go 1.24+), and MPTCP
+	// sockets refuse TCP_MD5SIG with ENOPROTOOPT: BGP needs plain TCP.
+	lc.SetMultipathTCP(false)
 	ln, err := lc.Listen(ctx, network, addr.String())
 	if err != nil {
 		return nil, fmt.Errorf("listening for BGP on %v: %w", addr, err)
@@ -49,7 +52,7 @@ func (l *Listener) Addr() netip.AddrPort {
 // removes it when password is empty.
 func (l *Listener) SetPassword(peer netip.Addr, password string) error {
 	peer = peer.Unmap()
-	if l.v6 != peer.Is6() && !l.v6 {
+	if !l.v6 && peer.Is6() {
 		return fmt.Errorf("TCP MD5 key for %v: listener %v is IPv4", peer, l.Addr())
 	}
 	l.mu.Lock()

@@ -450,6 +450,7 @@ func (s *Session) routineDial(ctx context.Context, gen uint64) {
 	d := net.Dialer{
 		Control: func(network, _ string, rc syscall.RawConn) error { return socketOptions(&s.cfg, rc, network) },
 	}
+	d.SetMultipathTCP(false) // TCP MD5 and GTSM need plain TCP sockets
 	if s.cfg.LocalAddr.IsValid() || s.cfg.LocalPort != 0 {
 		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(s.cfg.LocalAddr, s.cfg.LocalPort))
 	}

@@ -214,12 +214,16 @@ func TestBadOpen(t *testing.T) {
 		{name: "bad BGP identifier zero", raw: func(b []byte) []byte { copy(b[wire.HeaderLen+5:], []byte{0, 0, 0, 0}); return b },
 			code: wire.NotifOpen, subcode: wire.OpenBadBGPID},
 		{name: "iBGP with our identifier", cfg: func(c *Config) { c.PeerAS = 65001 },
-			open: func(o *wire.Open) { o.Caps.FourOctetAS = 65001; o.MyAS = 65001; o.BGPID = netip.MustParseAddr("10.0.0.1") },
+			open: func(o *wire.Open) {
+				o.Caps.FourOctetAS = 65001
+				o.MyAS = 65001
+				o.BGPID = netip.MustParseAddr("10.0.0.1")
+			},
 			code: wire.NotifOpen, subcode: wire.OpenBadBGPID},
 		{name: "required family missing", cfg: func(c *Config) { c.RequiredFamilies = []wire.Family{wire.IPv6Unicast} },
-			open:    func(o *wire.Open) { o.Caps.Multiprotocol = []wire.Family{wire.IPv4Unicast} },
-			code:    wire.NotifOpen, subcode: wire.OpenUnsupportedCapability,
-			data:    []byte{byte(wire.CapMultiprotocol), 4, 0, 2, 0, 1}},
+			open: func(o *wire.Open) { o.Caps.Multiprotocol = []wire.Family{wire.IPv4Unicast} },
+			code: wire.NotifOpen, subcode: wire.OpenUnsupportedCapability,
+			data: []byte{byte(wire.CapMultiprotocol), 4, 0, 2, 0, 1}},
 		{name: "4-octet AS mismatch behind AS_TRANS", cfg: func(c *Config) { c.PeerAS = 4200000000 },
 			open: func(o *wire.Open) { o.MyAS = wire.ASTrans; o.Caps.FourOctetAS = 4200000001 },
 			code: wire.NotifOpen, subcode: wire.OpenBadPeerAS},

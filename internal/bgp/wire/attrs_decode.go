@@ -92,7 +92,11 @@ func (u *Update) decodeAttr(flags uint8, t AttrType, val, raw []byte, o *Options
 		if flags&FlagTransitive == 0 {
 			return
 		}
+		// Kept in ascending type order, the order they are re-encoded in.
 		a.Unknown = append(a.Unknown, RawAttr{Flags: flags &^ (FlagExtLen | 0x0f), Type: t, Value: val})
+		for i := len(a.Unknown) - 1; i > 0 && a.Unknown[i-1].Type > t; i-- {
+			a.Unknown[i-1], a.Unknown[i] = a.Unknown[i], a.Unknown[i-1]
+		}
 		a.Set(t)
 		return
 	}

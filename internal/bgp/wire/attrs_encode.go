@@ -34,12 +34,12 @@ var attrOrder = [...]AttrType{
 // order, with unknown attributes in their place.
 func appendAttrs(b []byte, a *Attrs, o *Options, reach *MPReach, unreach *MPUnreach) []byte {
 	as4 := o != nil && o.AS4
-	prev := AttrType(0)
+	prev := -1 // attribute type 0 is reserved but may be passed on
 	for _, t := range attrOrder {
 		if len(a.Unknown) > 0 {
-			b = appendUnknown(b, a, prev, t)
+			b = appendUnknown(b, a, prev, int(t))
 		}
-		prev = t
+		prev = int(t)
 		if t == AttrMPReach {
 			if reach != nil {
 				b = appendMPReach(b, reach, o)
@@ -64,22 +64,18 @@ func appendAttrs(b []byte, a *Attrs, o *Options, reach *MPReach, unreach *MPUnre
 		b = appendKnown(b, a, t, as4)
 	}
 	if len(a.Unknown) > 0 {
-		b = appendUnknown(b, a, prev, 0)
+		b = appendUnknown(b, a, prev, 256)
 	}
 	return b
 }
 
-// appendUnknown writes the unknown attributes with lo < type < hi (hi 0
-// means no upper bound) in ascending type order. RFC 4271 §9 / §5: an
+// appendUnknown writes the unknown attributes with lo < type < hi in
+// ascending type order. RFC 4271 §9 / §5: an
 // unrecognized optional transitive attribute is passed on "with the
 // Partial bit ... set to 1"; the unused low four flag bits are written as
 // zero (RFC 4271 §4.3).
-func appendUnknown(b []byte, a *Attrs, lo, hi AttrType) []byte {
-	end := 256
-	if hi != 0 {
-		end = int(hi)
-	}
-	for t := int(lo) + 1; t < end; t++ {
+func appendUnknown(b []byte, a *Attrs, lo, hi int) []byte {
+	for t := lo + 1; t < hi; t++ {
 		for _, r := range a.Unknown {
 			if int(r.Type) != t {
 				continue

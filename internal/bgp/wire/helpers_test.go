@@ -88,3 +88,5 @@ func body(t testing.TB, msg []byte, want MsgType) []byte {
 }
 
 func cmpDiff(a, b any) string { return cmp.Diff(a, b, cmpOpts...) }
+
+func hexDecode(dst, src []byte) (int, error) { return hex.Decode(dst, src) }

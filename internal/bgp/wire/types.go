@@ -242,7 +242,8 @@ type Attrs struct {
 	ClusterList      []netip.Addr
 	ExtCommunities   []ExtCommunity
 	LargeCommunities []LargeCommunity
-	// Unknown holds attributes kbgp does not interpret, in received order.
+	// Unknown holds attributes kbgp does not interpret, in ascending type
+	// order (the order they are encoded in).
 	// Optional transitive ones are passed on with the Partial bit set.
 	Unknown []RawAttr
 }

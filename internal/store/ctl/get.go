@@ -1,6 +1,7 @@
 package ctl
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -107,7 +108,8 @@ func printResources(ctx context.Context, ds store.Datastore, kind string, rs []a
 		return nil
 	}
 	cols := columns(ctx, ds, kind, format == FormatWide)
-	tw := tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 8, 3, ' ', 0)
 	heads := make([]string, len(cols))
 	for i, c := range cols {
 		heads[i] = c.head
@@ -120,7 +122,16 @@ func printResources(ctx context.Context, ds store.Datastore, kind string, rs []a
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// Empty trailing cells would leave padding at the ends of lines.
+	for line := range strings.Lines(buf.String()) {
+		if _, err := io.WriteString(out, strings.TrimRight(line, " \n")+"\n"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type column struct {

@@ -151,4 +151,3 @@ func kindWord(f Field) string {
 	}
 	return "label"
 }
-

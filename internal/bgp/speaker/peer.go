@@ -1,0 +1,267 @@
+package speaker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kbgp/kbgp/internal/bgp/fsm"
+	"github.com/kbgp/kbgp/internal/bgp/wire"
+	"github.com/kbgp/kbgp/internal/rib"
+)
+
+// PeerStatus is a peer's status: the session's plus the RIB's view.
+type PeerStatus struct {
+	Name string
+	fsm.Status
+	// Accepted counts received routes rejected by no import check or policy
+	// (received minus rejected, per family); Advertised counts the routes
+	// currently advertised to the peer, per family.
+	Accepted   map[wire.Family]int
+	Advertised map[wire.Family]int
+	// Rejected counts routes rejected on import since the session came up.
+	Rejected uint64
+}
+
+// batch is a run of encoded messages for one Established period.
+type batch struct {
+	epoch uint64
+	msgs  [][]byte
+}
+
+// peer is one configured peer. cfg and sess are immutable; a change of
+// configuration makes a new peer.
+type peer struct {
+	sp       *Speaker
+	cfg      PeerConfig
+	sess     *fsm.Session
+	out      chan batch // export batches for routineSend
+	ctx      context.Context
+	stopSend context.CancelFunc
+	wg       sync.WaitGroup // routineSend
+
+	importFn, exportFn atomic.Pointer[rib.PolicyFunc]
+
+	// Owned by routineRIB.
+	id         rib.PeerID
+	epoch      uint64 // current Established period (0: down)
+	neg        *fsm.Negotiated
+	local      netip.AddrPort
+	needEoR    bool
+	overflowed bool
+	stale      map[wire.Family]*time.Timer // GR / LLGR timers of stale families
+	advertised map[wire.Family]int
+	rejected   uint64
+
+	mu   sync.Mutex // guards snap
+	snap struct {
+		advertised map[wire.Family]int
+		rejected   uint64
+	}
+}
+
+func (s *Speaker) newPeer(ctx context.Context, c PeerConfig) (*peer, error) {
+	p := &peer{sp: s, cfg: c, out: make(chan batch, s.cfg.ExportQueueLen), stale: map[wire.Family]*time.Timer{}, advertised: map[wire.Family]int{}}
+	p.ctx, p.stopSend = context.WithCancel(context.Background())
+	p.setPolicyFuncs(c)
+	sess, err := fsm.New(c.Session, (*handler)(p))
+	if err != nil {
+		return nil, fmt.Errorf("speaker: peer %s: %w", c.Name, err)
+	}
+	p.sess = sess
+	if c.Session.Password != "" {
+		for _, ln := range s.listeners {
+			if ln.Addr().Addr().Is4() == c.Session.PeerAddr.Is4() || ln.Addr().Addr().Is6() && !ln.Addr().Addr().Is4In6() {
+				if err := ln.SetPassword(c.Session.PeerAddr, c.Session.Password); err != nil && ln.Addr().Addr().Is4() == c.Session.PeerAddr.Is4() {
+					sess.Close()
+					return nil, fmt.Errorf("speaker: peer %s: %w", c.Name, err)
+				}
+			}
+		}
+	}
+	var rerr error
+	err = s.do(ctx, func() {
+		p.id, rerr = s.rib.AddPeer(p.ribConfig(netip.AddrPort{}))
+		if rerr == nil {
+			s.byID[p.id] = p
+		}
+	})
+	if err == nil {
+		err = rerr
+	}
+	if err != nil {
+		sess.Close()
+		return nil, fmt.Errorf("speaker: peer %s: %w", c.Name, err)
+	}
+	p.wg.Add(1)
+	go p.routineSend()
+	return p, nil
+}
+
+// ribConfig is the rib's view of the peer; local is the session's local
+// address (used for next-hop self when not configured).
+func (p *peer) ribConfig(local netip.AddrPort) rib.PeerConfig {
+	c := &p.cfg
+	rc := rib.PeerConfig{
+		Name: c.Name, Addr: c.Session.PeerAddr,
+		LocalAS: c.Session.LocalAS, RemoteAS: c.Session.PeerAS,
+		RRClient: c.RRClient, NextHop: c.NextHop,
+		LocalAddr4: c.NextHopSelf4, LocalAddr6: c.NextHopSelf6,
+		AllowOwnAS: c.AllowOwnAS,
+		Import:     rib.Policy{Name: c.Import.Name},
+		Export:     rib.Policy{Name: c.Export.Name},
+	}
+	if rc.RemoteAS == 0 && p.neg != nil {
+		rc.RemoteAS = p.neg.PeerAS
+	}
+	la := c.Session.LocalAddr
+	if !la.IsValid() {
+		la = local.Addr()
+	}
+	if la.Is4() && !rc.LocalAddr4.IsValid() {
+		rc.LocalAddr4 = la
+	}
+	if la.Is6() && !rc.LocalAddr6.IsValid() {
+		rc.LocalAddr6 = la
+	}
+	// The policies go through the peer so that UpdatePeer can swap them.
+	if c.Import.Func != nil {
+		rc.Import.Func = func(in rib.PolicyInput, a *wire.Attrs) bool { return (*p.importFn.Load())(in, a) }
+	}
+	if c.Export.Func != nil {
+		rc.Export.Func = func(in rib.PolicyInput, a *wire.Attrs) bool { return (*p.exportFn.Load())(in, a) }
+	}
+	return rc
+}
+
+func (p *peer) setPolicyFuncs(c PeerConfig) {
+	accept := rib.PolicyFunc(func(rib.PolicyInput, *wire.Attrs) bool { return true })
+	imp, exp := c.Import.Func, c.Export.Func
+	if imp == nil {
+		imp = accept
+	}
+	if exp == nil {
+		exp = accept
+	}
+	p.importFn.Store(&imp)
+	p.exportFn.Store(&exp)
+}
+
+type change uint8
+
+const (
+	changeNone change = iota
+	changePolicy
+	changeReset
+)
+
+// compare classifies the difference between p's configuration and c.
+func (p *peer) compare(c *PeerConfig) change {
+	a, b := p.cfg, *c
+	// Policy functions are compared by presence; their names by value.
+	if (a.Import.Func == nil) != (b.Import.Func == nil) || (a.Export.Func == nil) != (b.Export.Func == nil) {
+		return changeReset
+	}
+	polChanged := a.Import.Func != nil || a.Export.Func != nil
+	a.Import.Func, a.Export.Func, b.Import.Func, b.Export.Func = nil, nil, nil, nil
+	if !reflect.DeepEqual(a, b) {
+		return changeReset
+	}
+	if polChanged {
+		return changePolicy
+	}
+	return changeNone
+}
+
+// setPolicies swaps the policy functions and re-applies them: exports are
+// recomputed and the peer is asked to resend its routes (RFC 2918).
+func (p *peer) setPolicies(ctx context.Context, c PeerConfig) error {
+	p.setPolicyFuncs(c)
+	p.cfg.Import.Func, p.cfg.Export.Func = c.Import.Func, c.Export.Func
+	if err := p.sp.do(ctx, func() { p.sp.rib.Reevaluate(); p.sp.flush() }); err != nil {
+		return err
+	}
+	st := p.sess.Status()
+	if st.Negotiated != nil && st.Negotiated.RouteRefresh {
+		for _, f := range st.Negotiated.Families {
+			if err := p.sess.SendRouteRefresh(ctx, f); err != nil && !errors.Is(err, fsm.ErrNotEstablished) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// stop closes the session, stops the sender and removes the peer from the
+// RIB (withdrawing its routes).
+func (p *peer) stop() {
+	p.sess.Close()
+	p.stopSend()
+	p.wg.Wait()
+	sp := p.sp
+	if p.cfg.Session.Password != "" {
+		for _, ln := range sp.listeners {
+			ln.SetPassword(p.cfg.Session.PeerAddr, "")
+		}
+	}
+	sp.do(context.Background(), func() {
+		for _, t := range p.stale {
+			t.Stop()
+		}
+		if err := sp.rib.RemovePeer(p.id); err != nil {
+			sp.log.Error("removing peer from the RIB", "peer", p.cfg.Name, "err", err)
+		}
+		delete(sp.byID, p.id)
+		sp.flush()
+	})
+}
+
+// routineSend sends export batches in order through the session. It is
+// owned by the peer and ends when the peer stops.
+func (p *peer) routineSend() {
+	defer p.wg.Done()
+	for {
+		select {
+		case b := <-p.out:
+			for _, m := range b.msgs {
+				if err := p.sess.Send(p.ctx, b.epoch, m); err != nil {
+					break
+				}
+			}
+		case <-p.ctx.Done():
+			return
+		}
+	}
+}
+
+func (p *peer) status() PeerStatus {
+	st := PeerStatus{Name: p.cfg.Name, Status: p.sess.Status()}
+	p.mu.Lock()
+	st.Advertised = make(map[wire.Family]int, len(p.snap.advertised))
+	for f, n := range p.snap.advertised {
+		st.Advertised[f] = n
+	}
+	st.Rejected = p.snap.rejected
+	p.mu.Unlock()
+	st.Accepted = map[wire.Family]int{}
+	for f, n := range st.PrefixesReceived {
+		st.Accepted[f] = n
+	}
+	return st
+}
+
+// publish copies RIB-goroutine counters for status().
+func (p *peer) publish() {
+	p.mu.Lock()
+	p.snap.advertised = make(map[wire.Family]int, len(p.advertised))
+	for f, n := range p.advertised {
+		p.snap.advertised[f] = n
+	}
+	p.snap.rejected = p.rejected
+	p.mu.Unlock()
+}

@@ -1,0 +1,226 @@
+package speaker
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	"github.com/kbgp/kbgp/internal/bgp/wire"
+	"github.com/kbgp/kbgp/internal/rib"
+)
+
+// maxBatchOps bounds how many queued operations are applied before the
+// decision process runs, so exports keep flowing under sustained load.
+const maxBatchOps = 512
+
+// routineRIB owns the RIB. It applies queued operations in batches and
+// runs Drain once per batch.
+func (s *Speaker) routineRIB() {
+	defer s.wg.Done()
+	defer func() {
+		for _, p := range s.byID {
+			for _, t := range p.stale {
+				t.Stop()
+			}
+		}
+	}()
+	for {
+		select {
+		case f := <-s.ribq:
+			f()
+		case <-s.done:
+			return
+		}
+	drain:
+		for i := 0; i < maxBatchOps; i++ {
+			select {
+			case f := <-s.ribq:
+				f()
+			default:
+				break drain
+			}
+		}
+		s.flush()
+	}
+}
+
+// flush runs the decision process and distributes its results: best paths
+// to subscribers, Adj-RIB-Out changes to the peers of each update group,
+// End-of-RIB to peers that got their initial table.
+func (s *Speaker) flush() {
+	ch := s.rib.Drain()
+	if len(ch.FIB) > 0 {
+		s.publishFIB(ch.FIB)
+	}
+	for _, gc := range ch.Groups {
+		s.exportGroup(gc)
+	}
+	for _, p := range s.byID {
+		if p.needEoR && p.epoch != 0 {
+			p.needEoR = false
+			var msgs [][]byte
+			for _, f := range p.neg.Families {
+				msgs = append(msgs, wire.AppendEndOfRIB(nil, f))
+			}
+			s.sendBatch(p, msgs)
+		}
+		p.publish()
+	}
+}
+
+// exportGroup encodes one update group's changes once for all members
+// that get the same messages, and separately for members that are the
+// source of a changed path (split horizon).
+func (s *Speaker) exportGroup(gc *rib.GroupChanges) {
+	opts := &wire.Options{AS4: gc.AS4}
+	if gc.AddPath {
+		opts.AddPath = []wire.Family{gc.Family}
+	}
+	special := map[rib.PeerID]bool{}
+	for i := range gc.Changes {
+		c := &gc.Changes[i]
+		special[c.Source] = true
+		if c.HadOld {
+			special[c.OldSource] = true
+		}
+	}
+	var common [][]byte
+	commonDone := false
+	for _, id := range gc.Members {
+		p := s.byID[id]
+		if p == nil || p.epoch == 0 {
+			continue
+		}
+		if special[id] {
+			msgs, err := encodeChanges(gc.Family, gc.Changes, id, opts)
+			if err != nil {
+				s.log.Error("encoding UPDATE", "peer", p.cfg.Name, "err", err)
+				continue
+			}
+			p.countChanges(gc.Family, gc.Changes, id)
+			s.sendBatch(p, msgs)
+			continue
+		}
+		if !commonDone {
+			var err error
+			common, err = encodeChanges(gc.Family, gc.Changes, noPeer, opts)
+			if err != nil {
+				s.log.Error("encoding UPDATE for update group", "group", gc.Group, "err", err)
+				return
+			}
+			commonDone = true
+		}
+		p.countChanges(gc.Family, gc.Changes, id)
+		s.sendBatch(p, common)
+	}
+}
+
+// sendBatch queues msgs for p without blocking. A peer whose queue is full
+// cannot keep up: it is reset (Cease / Out of Resources, RFC 4486) and gets
+// its full table again when it returns.
+func (s *Speaker) sendBatch(p *peer, msgs [][]byte) {
+	if len(msgs) == 0 || p.epoch == 0 || p.overflowed {
+		return
+	}
+	select {
+	case p.out <- batch{epoch: p.epoch, msgs: msgs}:
+	default:
+		p.overflowed = true
+		s.log.Error("peer is not keeping up with updates, resetting its session", "peer", p.cfg.Name, "queued_batches", len(p.out))
+		sess := p.sess
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			sess.Restart("kbgp: export queue overflow")
+		}()
+	}
+}
+
+// sendTable sends p its Adj-RIB-Out for every negotiated family.
+func (s *Speaker) sendTable(p *peer, refresh bool) {
+	for _, f := range p.neg.Families {
+		s.sendFamilyTable(p, f, refresh)
+	}
+}
+
+// sendFamilyTable sends p its Adj-RIB-Out of one family; for a route
+// refresh with enhanced route refresh negotiated it is framed by BoRR and
+// EoRR (RFC 7313 §4: "the speaker MUST send a BoRR message before ... and
+// an EoRR message after the re-advertisement").
+func (s *Speaker) sendFamilyTable(p *peer, f wire.Family, refresh bool) {
+	if p.neg == nil || !p.neg.HasFamily(f) {
+		return
+	}
+	var changes []rib.ExportChange
+	s.rib.AdjRIBOut(p.id, f, func(c rib.ExportChange) bool {
+		changes = append(changes, c)
+		return true
+	})
+	opts := p.neg.Send
+	enhanced := refresh && p.neg.EnhancedRouteRefresh
+	var msgs [][]byte
+	if enhanced {
+		msgs = append(msgs, wire.AppendRouteRefresh(nil, &wire.RouteRefresh{Family: f, Subtype: wire.RefreshBoRR}))
+	}
+	cnt := len(changes)
+	body, err := encodeChanges(f, changes, p.id, &opts)
+	if err != nil {
+		s.log.Error("encoding table", "peer", p.cfg.Name, "family", f.String(), "err", err)
+		return
+	}
+	msgs = append(msgs, body...)
+	if enhanced {
+		msgs = append(msgs, wire.AppendRouteRefresh(nil, &wire.RouteRefresh{Family: f, Subtype: wire.RefreshEoRR}))
+	}
+	if !refresh {
+		p.advertised[f] = cnt
+	}
+	s.sendBatch(p, msgs)
+}
+
+// Originate installs or replaces a locally originated route. Empty attrs
+// get ORIGIN IGP; the next hop is set per peer (next hop self).
+func (s *Speaker) Originate(ctx context.Context, prefix netip.Prefix, attrs wire.Attrs) error {
+	f, err := familyOf(prefix)
+	if err != nil {
+		return err
+	}
+	a := attrs.Clone()
+	// RFC 4271 §5.1.2: the originating speaker "SHALL include an empty
+	// AS_PATH attribute in all UPDATE messages sent to BGP speakers located
+	// in its own autonomous system"; the attribute must be present.
+	if !a.Has(wire.AttrASPath) {
+		a.Set(wire.AttrASPath)
+	}
+	var rerr error
+	if err := s.do(ctx, func() {
+		if rerr = s.rib.Originate(f, prefix, 0, &a); rerr == nil {
+			s.local[fibKey{f, prefix}] = a
+		}
+	}); err != nil {
+		return err
+	}
+	return rerr
+}
+
+// Withdraw removes a locally originated route.
+func (s *Speaker) Withdraw(ctx context.Context, prefix netip.Prefix) error {
+	f, err := familyOf(prefix)
+	if err != nil {
+		return err
+	}
+	return s.do(ctx, func() {
+		s.rib.Unoriginate(f, prefix, 0)
+		delete(s.local, fibKey{f, prefix})
+	})
+}
+
+func familyOf(p netip.Prefix) (wire.Family, error) {
+	if !p.IsValid() || p.Masked() != p {
+		return wire.Family{}, fmt.Errorf("speaker: %v is not a masked prefix", p)
+	}
+	if p.Addr().Is4() {
+		return wire.IPv4Unicast, nil
+	}
+	return wire.IPv6Unicast, nil
+}

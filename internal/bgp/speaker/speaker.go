@@ -1,0 +1,391 @@
+// Package speaker is kbgp's BGP speaker: it listens for and makes BGP
+// sessions (internal/bgp/fsm), feeds what they receive into one RIB
+// (internal/rib), sends each peer its exports and tells subscribers (the
+// FIB) about best-path and multipath changes.
+//
+// Goroutines and their owners (all owned by the Speaker, which waits for
+// them in Close):
+//   - routineAccept, one per listener: hands accepted connections to the
+//     session of the remote address;
+//   - routineRIB: the only goroutine that touches the rib.RIB. It consumes a
+//     bounded queue of operations (update batches from sessions, peers going
+//     up and down, originations, API calls), runs the decision process once
+//     per batch and produces per-update-group export messages;
+//   - routineSend, one per peer: sends that peer's export batches through its
+//     session's bounded queue. The RIB goroutine never blocks on a peer: if a
+//     peer's batch queue is full, the peer is reset with Cease / Out of
+//     Resources (RFC 4486) and gets a full table when it comes back;
+//   - the fsm.Session goroutines of each peer.
+//
+// Sessions block on the RIB queue when it is full: a busy RIB slows down
+// reading from peers (TCP backpressure) instead of growing memory.
+package speaker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+
+	"github.com/kbgp/kbgp/internal/bgp/fsm"
+	"github.com/kbgp/kbgp/internal/bgp/wire"
+	"github.com/kbgp/kbgp/internal/rib"
+)
+
+// Config configures a Speaker.
+type Config struct {
+	// LocalAS and RouterID are the defaults for every peer. Required.
+	LocalAS  uint32
+	RouterID netip.Addr
+	// Listen are the addresses to accept BGP connections on. Port 0 picks
+	// an ephemeral port (tests); empty means none (active peers only).
+	Listen []netip.AddrPort
+	// RIB configures the decision process (cluster ID, multipath).
+	RIB rib.Options
+	// Logger receives session state changes and errors (default: discard).
+	Logger *slog.Logger
+	// QueueLen bounds the RIB operation queue (default 256) and each peer's
+	// export batch queue (default 1024).
+	QueueLen, ExportQueueLen int
+}
+
+// PeerConfig is one peer.
+type PeerConfig struct {
+	// Name names the peer in logs and status (default: its address).
+	Name string
+	// Session configures the BGP session. LocalAS and RouterID default to
+	// the speaker's.
+	Session fsm.Config
+	// RRClient makes the peer a route-reflector client (RFC 4456).
+	RRClient bool
+	// NextHop is the next-hop mode toward the peer.
+	NextHop rib.NextHopMode
+	// NextHopSelf4/6 are the addresses advertised as our next hop; they
+	// default to the local address of the session.
+	NextHopSelf4, NextHopSelf6 netip.Addr
+	// AllowOwnAS is how many times our AS may appear in received AS_PATHs.
+	AllowOwnAS int
+	// Import and Export policies. Changing only a policy's Func (same Name)
+	// is applied without a session reset: exports are re-evaluated and a
+	// ROUTE-REFRESH asks the peer to resend its routes.
+	Import, Export rib.Policy
+}
+
+// Errors.
+var (
+	ErrPeerExists   = errors.New("peer already exists")
+	ErrPeerNotFound = errors.New("peer not found")
+	ErrClosed       = errors.New("speaker is closed")
+)
+
+// Speaker is a running BGP speaker.
+type Speaker struct {
+	cfg Config
+	log *slog.Logger
+
+	ribq chan func()
+	done chan struct{}
+	wg   sync.WaitGroup
+
+	listeners []*fsm.Listener
+
+	mu     sync.Mutex // guards peers and closed
+	peers  map[netip.Addr]*peer
+	closed bool
+
+	// Owned by routineRIB.
+	rib   *rib.RIB
+	byID  map[rib.PeerID]*peer
+	fib   map[fibKey]BestPath
+	subs  map[*Subscription]struct{}
+	local map[fibKey]wire.Attrs
+}
+
+// New starts a speaker: it opens the listeners and starts the RIB
+// goroutine. Close stops it.
+func New(ctx context.Context, cfg Config) (*Speaker, error) {
+	if cfg.LocalAS == 0 || !cfg.RouterID.Is4() {
+		return nil, fmt.Errorf("speaker: LocalAS and an IPv4 RouterID are required (got AS %d, router ID %v)", cfg.LocalAS, cfg.RouterID)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.QueueLen <= 0 {
+		cfg.QueueLen = 256
+	}
+	if cfg.ExportQueueLen <= 0 {
+		cfg.ExportQueueLen = 1024
+	}
+	cfg.RIB.RouterID = cfg.RouterID
+	s := &Speaker{
+		cfg:   cfg,
+		log:   cfg.Logger,
+		ribq:  make(chan func(), cfg.QueueLen),
+		done:  make(chan struct{}),
+		peers: map[netip.Addr]*peer{},
+		rib:   rib.New(cfg.RIB),
+		byID:  map[rib.PeerID]*peer{},
+		fib:   map[fibKey]BestPath{},
+		subs:  map[*Subscription]struct{}{},
+		local: map[fibKey]wire.Attrs{},
+	}
+	for _, a := range cfg.Listen {
+		ln, err := fsm.Listen(ctx, a)
+		if err != nil {
+			for _, l := range s.listeners {
+				l.Close()
+			}
+			return nil, fmt.Errorf("speaker: %w", err)
+		}
+		s.listeners = append(s.listeners, ln)
+	}
+	s.wg.Add(1)
+	go s.routineRIB()
+	for _, ln := range s.listeners {
+		s.wg.Add(1)
+		go s.routineAccept(ln)
+	}
+	return s, nil
+}
+
+// Addrs returns the bound listen addresses (with the ports picked).
+func (s *Speaker) Addrs() []netip.AddrPort {
+	var a []netip.AddrPort
+	for _, ln := range s.listeners {
+		a = append(a, ln.Addr())
+	}
+	return a
+}
+
+// Close stops every session (Cease / Peer De-configured) and goroutine.
+func (s *Speaker) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	peers := make([]*peer, 0, len(s.peers))
+	for _, p := range s.peers {
+		peers = append(peers, p)
+	}
+	s.mu.Unlock()
+	for _, ln := range s.listeners {
+		ln.Close()
+	}
+	for _, p := range peers {
+		p.stop()
+	}
+	close(s.done)
+	s.wg.Wait()
+}
+
+// routineAccept accepts connections on ln and hands each to its peer's
+// session, or rejects it.
+func (s *Speaker) routineAccept(ln *fsm.Listener) {
+	defer s.wg.Done()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			select {
+			case <-s.done:
+				return
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.log.Warn("accepting BGP connection", "listener", ln.Addr(), "err", err)
+			continue
+		}
+		ra := nc.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap()
+		s.mu.Lock()
+		p := s.peers[ra]
+		s.mu.Unlock()
+		if p == nil {
+			s.log.Info("rejecting BGP connection from unconfigured address", "remote", nc.RemoteAddr().String())
+			nc.Close()
+			continue
+		}
+		p.sess.Accept(nc)
+	}
+}
+
+// do runs f on the RIB goroutine and waits for it.
+func (s *Speaker) do(ctx context.Context, f func()) error {
+	fin := make(chan struct{})
+	select {
+	case s.ribq <- func() { f(); close(fin) }:
+	case <-s.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-fin:
+		return nil
+	case <-s.done:
+		return ErrClosed
+	}
+}
+
+// enqueue puts f on the RIB queue, blocking while it is full
+// (backpressure), and reports false if the speaker is closing.
+func (s *Speaker) enqueue(f func()) bool {
+	select {
+	case s.ribq <- f:
+		return true
+	case <-s.done:
+		return false
+	}
+}
+
+func (s *Speaker) fillDefaults(c *PeerConfig) {
+	if c.Session.LocalAS == 0 {
+		c.Session.LocalAS = s.cfg.LocalAS
+	}
+	if !c.Session.RouterID.IsValid() {
+		c.Session.RouterID = s.cfg.RouterID
+	}
+	c.Session.PeerAddr = c.Session.PeerAddr.Unmap()
+	if c.Name == "" {
+		c.Name = c.Session.PeerAddr.String()
+	}
+}
+
+// AddPeer configures a peer and starts its session.
+func (s *Speaker) AddPeer(ctx context.Context, c PeerConfig) error {
+	s.fillDefaults(&c)
+	addr := c.Session.PeerAddr
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	if s.peers[addr] != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("speaker: add peer %v: %w", addr, ErrPeerExists)
+	}
+	s.mu.Unlock()
+	p, err := s.newPeer(ctx, c)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.closed || s.peers[addr] != nil {
+		s.mu.Unlock()
+		p.stop()
+		return fmt.Errorf("speaker: add peer %v: %w", addr, ErrPeerExists)
+	}
+	s.peers[addr] = p
+	s.mu.Unlock()
+	if err := p.sess.Start(); err != nil {
+		return fmt.Errorf("speaker: starting session with %v: %w", addr, err)
+	}
+	return nil
+}
+
+// RemovePeer stops a peer's session (Cease / Peer De-configured) and
+// withdraws its routes.
+func (s *Speaker) RemovePeer(ctx context.Context, addr netip.Addr) error {
+	addr = addr.Unmap()
+	s.mu.Lock()
+	p := s.peers[addr]
+	delete(s.peers, addr)
+	s.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("speaker: remove peer %v: %w", addr, ErrPeerNotFound)
+	}
+	p.stop()
+	return nil
+}
+
+// UpdatePeer changes a peer's configuration. Nothing happens if it is
+// unchanged. A change of the session (AS, addresses, ports, password,
+// timers, families, capabilities), of the route-reflector client flag, the
+// next-hop settings or a policy's name resets only this peer; a change of
+// only the policy functions is applied in place.
+func (s *Speaker) UpdatePeer(ctx context.Context, c PeerConfig) error {
+	s.fillDefaults(&c)
+	addr := c.Session.PeerAddr
+	s.mu.Lock()
+	p := s.peers[addr]
+	s.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("speaker: update peer %v: %w", addr, ErrPeerNotFound)
+	}
+	switch p.compare(&c) {
+	case changeNone:
+		return nil
+	case changePolicy:
+		return p.setPolicies(ctx, c)
+	}
+	s.log.Info("bgp peer configuration changed, resetting the session", "peer", p.cfg.Name, "addr", addr)
+	if err := s.RemovePeer(ctx, addr); err != nil {
+		return err
+	}
+	return s.AddPeer(ctx, c)
+}
+
+// Peers returns the status of every peer.
+func (s *Speaker) Peers() []PeerStatus {
+	s.mu.Lock()
+	ps := make([]*peer, 0, len(s.peers))
+	for _, p := range s.peers {
+		ps = append(ps, p)
+	}
+	s.mu.Unlock()
+	out := make([]PeerStatus, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, p.status())
+	}
+	return out
+}
+
+// PeerStatus returns one peer's status.
+func (s *Speaker) PeerStatus(addr netip.Addr) (PeerStatus, error) {
+	s.mu.Lock()
+	p := s.peers[addr.Unmap()]
+	s.mu.Unlock()
+	if p == nil {
+		return PeerStatus{}, fmt.Errorf("speaker: peer %v: %w", addr, ErrPeerNotFound)
+	}
+	return p.status(), nil
+}
+
+// ResetPeer restarts a peer's session with Cease / Administrative Reset.
+func (s *Speaker) ResetPeer(addr netip.Addr, msg string) error {
+	s.mu.Lock()
+	p := s.peers[addr.Unmap()]
+	s.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("speaker: reset peer %v: %w", addr, ErrPeerNotFound)
+	}
+	return p.sess.Restart(msg)
+}
+
+// ShutdownPeer stops a peer's session with an RFC 9003 shutdown message
+// and keeps it down until StartPeer.
+func (s *Speaker) ShutdownPeer(addr netip.Addr, msg string) error {
+	s.mu.Lock()
+	p := s.peers[addr.Unmap()]
+	s.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("speaker: shut down peer %v: %w", addr, ErrPeerNotFound)
+	}
+	return p.sess.Stop(msg)
+}
+
+// StartPeer starts a peer shut down with ShutdownPeer.
+func (s *Speaker) StartPeer(addr netip.Addr) error {
+	s.mu.Lock()
+	p := s.peers[addr.Unmap()]
+	s.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("speaker: start peer %v: %w", addr, ErrPeerNotFound)
+	}
+	return p.sess.Start()
+}

@@ -1,0 +1,163 @@
+package wire
+
+import (
+	"net/netip"
+	"testing"
+)
+
+// update1000 is an UPDATE with 1,000 IPv4 /24s and typical attributes.
+func update1000() *Update {
+	u := &Update{Attrs: baseAttrs()}
+	u.Attrs.MED = 10
+	u.Attrs.Set(AttrMED)
+	u.Attrs.Communities = []Community{65001<<16 | 100, CommunityNoExport}
+	u.Attrs.Set(AttrCommunities)
+	for i := range 1000 {
+		u.NLRI = append(u.NLRI, NLRI{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24)})
+	}
+	return u
+}
+
+var extOpts = &Options{AS4: true, ExtendedMessage: true}
+
+func TestDecodeAllocs(t *testing.T) {
+	msg, err := AppendUpdate(nil, update1000(), extOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := msg[HeaderLen:]
+	var u Update
+	if err := u.Decode(b, extOpts); err != nil { // warm-up grows u's slices
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if err := u.Decode(b, extOpts); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("Decode of 1,000 prefixes into a reused Update: %v allocs, want 0", allocs)
+	}
+	if len(u.NLRI) != 1000 {
+		t.Fatalf("decoded %d prefixes", len(u.NLRI))
+	}
+	// IPv6 MP_REACH and a 2-octet session with an AS4_PATH merge, too.
+	u6 := genUpdateAll()
+	o2 := &Options{ExtendedMessage: true}
+	msg6, err := AppendUpdate(nil, u6, o2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b6 := msg6[HeaderLen:]
+	if err := u.Decode(b6, o2); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Decode(b6, o2); err != nil {
+		t.Fatal(err)
+	}
+	allocs = testing.AllocsPerRun(100, func() {
+		if err := u.Decode(b6, o2); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("Decode of an MP/AS4 UPDATE into a reused Update: %v allocs, want 0", allocs)
+	}
+}
+
+// genUpdateAll has every attribute, MP_REACH and MP_UNREACH, and 4-octet
+// ASNs (so a 2-octet session carries AS4_PATH and AS4_AGGREGATOR).
+func genUpdateAll() *Update {
+	u := update1000()
+	u.NLRI = u.NLRI[:10]
+	a := &u.Attrs
+	a.ASPath = []ASPathSegment{{Type: ASSequence, ASNs: []uint32{65001, 4200000000, 65002}}, {Type: ASSet, ASNs: []uint32{4200000001, 7}}}
+	a.LocalPref = 100
+	a.Set(AttrLocalPref)
+	a.Set(AttrAtomicAggregate)
+	a.Aggregator = Aggregator{AS: 4200000002, Addr: netip.MustParseAddr("192.0.2.9")}
+	a.Set(AttrAggregator)
+	a.OriginatorID = netip.MustParseAddr("192.0.2.10")
+	a.Set(AttrOriginatorID)
+	a.ClusterList = []netip.Addr{netip.MustParseAddr("192.0.2.11")}
+	a.Set(AttrClusterList)
+	a.ExtCommunities = []ExtCommunity{{0, 2, 0xfd, 0xe9, 0, 0, 0, 1}}
+	a.Set(AttrExtCommunities)
+	a.LargeCommunities = []LargeCommunity{{4200000000, 1, 2}}
+	a.Set(AttrLargeCommunities)
+	a.Unknown = []RawAttr{{Flags: 0xe0, Type: 99, Value: []byte{1, 2, 3}}}
+	a.Set(99)
+	u.MPReach = &MPReach{Family: IPv6Unicast, NextHop: netip.MustParseAddr("2001:db8::1"), LinkLocal: netip.MustParseAddr("fe80::1"),
+		NLRI: []NLRI{{Prefix: netip.MustParsePrefix("2001:db8:1::/48")}, {Prefix: netip.MustParsePrefix("2001:db8:2::/48")}}}
+	u.MPUnreach = &MPUnreach{Family: IPv6Unicast, NLRI: []NLRI{{Prefix: netip.MustParsePrefix("2001:db8:3::/48")}}}
+	return u
+}
+
+func TestAppendAllocs(t *testing.T) {
+	u := update1000()
+	buf := make([]byte, 0, 8192)
+	allocs := testing.AllocsPerRun(100, func() {
+		var err error
+		if buf, err = AppendUpdate(buf[:0], u, extOpts); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("AppendUpdate into a buffer with capacity: %v allocs, want 0", allocs)
+	}
+	all := genUpdateAll()
+	o2 := &Options{ExtendedMessage: true}
+	allocs = testing.AllocsPerRun(100, func() {
+		var err error
+		if buf, err = AppendUpdate(buf[:0], all, o2); err != nil {
+			t.Fatal(err)
+		}
+		buf = AppendKeepalive(buf)
+		buf = AppendEndOfRIB(buf, IPv6Unicast)
+		buf = AppendRouteRefresh(buf, &RouteRefresh{Family: IPv4Unicast})
+	})
+	if allocs != 0 {
+		t.Fatalf("AppendUpdate (all attributes, 2-octet session) and friends: %v allocs, want 0", allocs)
+	}
+	m := Open{Version: 4, MyAS: 1, HoldTime: 90, BGPID: netip.MustParseAddr("1.2.3.4"), Caps: fullCaps()}
+	allocs = testing.AllocsPerRun(100, func() {
+		var err error
+		if buf, err = AppendOpen(buf[:0], &m); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("AppendOpen: %v allocs, want 0", allocs)
+	}
+}
+
+func BenchmarkDecodeUpdate1000(b *testing.B) {
+	msg, err := AppendUpdate(nil, update1000(), extOpts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := msg[HeaderLen:]
+	var u Update
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := u.Decode(body, extOpts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "prefixes/s")
+}
+
+func BenchmarkAppendUpdate1000(b *testing.B) {
+	u := update1000()
+	buf := make([]byte, 0, 8192)
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if buf, err = AppendUpdate(buf[:0], u, extOpts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(len(buf)))
+	b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "prefixes/s")
+}
