@@ -51,6 +51,8 @@ type ObjectMeta struct {
 	CreationTimestamp time.Time `json:"creationTimestamp,omitzero"`
 	// UID is a unique ID set by the store or by Kubernetes.
 	UID string `json:"uid,omitempty"`
+	// Generation is set by Kubernetes; kbgp ignores it.
+	Generation int64 `json:"generation,omitempty"`
 }
 
 // Resource is any of the kinds in this package.

@@ -29,6 +29,10 @@ func newApplyCmd() *cobra.Command {
 from files, directories or standard input (-f -). Each resource is reported
 as created, configured or unchanged.
 
+Apply replaces the whole stored resource, labels and annotations included,
+as calicoctl apply does: labels set with kbgp label are kept only if the
+file carries them too.
+
 A file with any error applies nothing; every problem in it is reported with
 file, line, resource and field. Other files are still applied, and the exit
 status is 1 if anything failed.`,

@@ -15,11 +15,11 @@ import (
 	"github.com/kbgp/kbgp/internal/store"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/store")
+var updateStore = flag.Bool("update-store", false, "rewrite the golden files in testdata/store")
 
-// run executes kbgp in-process with args against the store in dir and
+// runStore executes kbgp in-process with args against the store in dir and
 // returns stdout, stderr and the exit status main would use.
-func run(t *testing.T, dir, stdin string, args ...string) (string, string, int) {
+func runStore(t *testing.T, dir, stdin string, args ...string) (string, string, int) {
 	t.Helper()
 	root := newRootCmd()
 	var out, errOut bytes.Buffer
@@ -40,12 +40,12 @@ func run(t *testing.T, dir, stdin string, args ...string) (string, string, int) 
 	return out.String(), errOut.String(), code
 }
 
-// golden compares got with testdata/store/<name>, or rewrites it with
-// -update.
-func golden(t *testing.T, name, got string) {
+// storeGolden compares got with testdata/store/<name>, or rewrites it with
+// -update-store.
+func storeGolden(t *testing.T, name, got string) {
 	t.Helper()
 	p := filepath.Join("testdata", "store", name)
-	if *update {
+	if *updateStore {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +56,7 @@ func golden(t *testing.T, name, got string) {
 	}
 	want, err := os.ReadFile(p)
 	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
+		t.Fatalf("%v (run go test -run TestStoreCLIGolden -update-store to create it)", err)
 	}
 	if got != string(want) {
 		t.Errorf("%s differs from golden file\ngot:\n%s\nwant:\n%s", name, got, want)
@@ -64,11 +64,11 @@ func golden(t *testing.T, name, got string) {
 }
 
 // volatile metadata the store sets differs on every run.
-var volatile = regexp.MustCompile(`(?m)^(\s*"?(uid|creationTimestamp)"?:).*$`)
+var storeVolatile = regexp.MustCompile(`(?m)^(\s*"?(uid|creationTimestamp)"?:).*$`)
 
-func scrub(s string) string { return volatile.ReplaceAllString(s, "$1 X") }
+func scrubStore(s string) string { return storeVolatile.ReplaceAllString(s, "$1 X") }
 
-const manifests = `apiVersion: projectcalico.org/v3
+const storeManifests = `apiVersion: projectcalico.org/v3
 kind: BGPConfiguration
 metadata:
   name: default
@@ -144,7 +144,7 @@ spec:
     routeReflectorClusterID: 244.0.0.1
 `
 
-func TestCLIGolden(t *testing.T) {
+func TestStoreCLIGolden(t *testing.T) {
 	dir := t.TempDir()
 	steps := []struct {
 		golden string
@@ -152,10 +152,10 @@ func TestCLIGolden(t *testing.T) {
 		args   []string
 		code   int
 	}{
-		{"apply-created.txt", manifests, []string{"apply", "-f", "-"}, 0},
-		{"apply-unchanged.txt", manifests, []string{"apply", "-f", "-"}, 0},
-		{"apply-configured.txt", strings.Replace(manifests, "64513", "64514", 2), []string{"apply", "-f", "-"}, 0},
-		{"apply-invalid.txt", strings.Replace(strings.Replace(manifests, "rack == 'rack-1'", "rack = 'rack-1'", 1), "172.16.30.101/24", "172.16.30.101/33", 1), []string{"apply", "-f", "-"}, 1},
+		{"apply-created.txt", storeManifests, []string{"apply", "-f", "-"}, 0},
+		{"apply-unchanged.txt", storeManifests, []string{"apply", "-f", "-"}, 0},
+		{"apply-configured.txt", strings.Replace(storeManifests, "64513", "64514", 2), []string{"apply", "-f", "-"}, 0},
+		{"apply-invalid.txt", strings.Replace(strings.Replace(storeManifests, "rack == 'rack-1'", "rack = 'rack-1'", 1), "172.16.30.101/24", "172.16.30.101/33", 1), []string{"apply", "-f", "-"}, 1},
 		{"get-bgppeers.txt", "", []string{"get", "bgppeers"}, 0},
 		{"get-bgppeers-wide.txt", "", []string{"get", "bp", "-o", "wide"}, 0},
 		{"get-bgpconfig.txt", "", []string{"get", "bgpconfig"}, 0},
@@ -175,23 +175,24 @@ func TestCLIGolden(t *testing.T) {
 		{"label-overwrite.txt", "", []string{"label", "node", "ubuntu-1", "rack=rack-2", "zone-", "--overwrite"}, 0},
 		{"label-missing-node.txt", "", []string{"label", "node", "x", "rack=rack-1"}, 1},
 		{"annotate.txt", "", []string{"annotate", "node", "ubuntu-1", "projectcalico.org/RouteReflectorClusterID=244.0.0.9"}, 0},
+		{"apply-drops-labels.txt", strings.Replace(storeManifests, "64513", "64514", 2), []string{"apply", "-f", "-"}, 0},
 		{"delete-by-name.txt", "", []string{"delete", "bgppeer", "global-tor", "nope"}, 1},
 		{"delete-usage.txt", "", []string{"delete", "bgppeer"}, 1},
 		{"get-bgppeers-after.txt", "", []string{"get", "bgppeers"}, 0},
-		{"delete-by-file.txt", manifests, []string{"delete", "-f", "-", "--ignore-not-found"}, 0},
+		{"delete-by-file.txt", storeManifests, []string{"delete", "-f", "-", "--ignore-not-found"}, 0},
 		{"get-empty.txt", "", []string{"get", "nodes"}, 0},
 	}
 	for _, s := range steps {
-		out, errOut, code := run(t, dir, s.stdin, s.args...)
+		out, errOut, code := runStore(t, dir, s.stdin, s.args...)
 		if code != s.code {
 			t.Errorf("kbgp %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(s.args, " "), code, s.code, out, errOut)
 		}
-		golden(t, s.golden, "$ kbgp "+strings.Join(s.args, " ")+"\n"+scrub(out)+"--- stderr\n"+errOut)
+		storeGolden(t, s.golden, "$ kbgp "+strings.Join(s.args, " ")+"\n"+scrubStore(out)+"--- stderr\n"+errOut)
 	}
 }
 
-// seedPath is the user's notes, ../shared/seed from the repository root.
-func seedPath(t *testing.T) string {
+// seedNotesPath is the user's notes, ../shared/seed from the repository root.
+func seedNotesPath(t *testing.T) string {
 	p := filepath.Join("..", "..", "..", "shared", "seed", "calico-bgp-notes.en.md")
 	if _, err := os.Stat(p); err != nil {
 		t.Skipf("shared seed notes not present at %s (CI clones ../shared beside the repo): %v", p, err)
@@ -200,15 +201,15 @@ func seedPath(t *testing.T) string {
 }
 
 var (
-	yamlBlock   = regexp.MustCompile("(?s)```yaml\n(.*?)```")
-	kubectlLine = regexp.MustCompile("kubectl ((?:label|annotate) node [^`\n]+)")
+	seedYAMLBlock   = regexp.MustCompile("(?s)```yaml\n(.*?)```")
+	seedKubectlLine = regexp.MustCompile("kubectl ((?:label|annotate) node [^`\n]+)")
 )
 
-// TestSeed applies the seed's YAML documents and runs its kubectl label
+// TestStoreSeed applies the seed's YAML documents and runs its kubectl label
 // and annotate commands verbatim as kbgp commands, on a store holding the
 // seed's three nodes, then checks the stored state and the selectors.
-func TestSeed(t *testing.T) {
-	notes, err := os.ReadFile(seedPath(t))
+func TestStoreSeed(t *testing.T) {
+	notes, err := os.ReadFile(seedNotesPath(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,11 +219,11 @@ func TestSeed(t *testing.T) {
 		nodes.WriteString("---\napiVersion: projectcalico.org/v3\nkind: Node\nmetadata:\n  name: " + n +
 			"\n  labels:\n    kubernetes.io/hostname: " + n + "\nspec:\n  bgp:\n    ipv4Address: 172.16.30.10" + string(rune('1'+i)) + "/24\n")
 	}
-	if out, errOut, code := run(t, dir, nodes.String(), "apply", "-f", "-"); code != 0 {
+	if out, errOut, code := runStore(t, dir, nodes.String(), "apply", "-f", "-"); code != 0 {
 		t.Fatalf("applying nodes: %s%s", out, errOut)
 	}
 
-	blocks := yamlBlock.FindAllSubmatch(notes, -1)
+	blocks := seedYAMLBlock.FindAllSubmatch(notes, -1)
 	if len(blocks) != 3 {
 		t.Fatalf("seed has %d yaml blocks, want 3", len(blocks))
 	}
@@ -237,19 +238,19 @@ func TestSeed(t *testing.T) {
 		if err := os.WriteFile(p, b[1], 0o644); err != nil {
 			t.Fatal(err)
 		}
-		out, errOut, code := run(t, dir, "", "apply", "-f", p)
+		out, errOut, code := runStore(t, dir, "", "apply", "-f", p)
 		if code != 0 || out != wantOut[i] {
 			t.Errorf("kbgp apply -f %s: exit %d, stdout %q, stderr %q; want %q", files[i], code, out, errOut, wantOut[i])
 		}
 	}
 
-	cmds := kubectlLine.FindAllSubmatch(notes, -1)
+	cmds := seedKubectlLine.FindAllSubmatch(notes, -1)
 	if len(cmds) != 3 {
 		t.Fatalf("seed has %d kubectl label/annotate commands, want 3", len(cmds))
 	}
 	for _, c := range cmds {
 		args := strings.Fields(string(c[1]))
-		out, errOut, code := run(t, dir, "", args...)
+		out, errOut, code := runStore(t, dir, "", args...)
 		verb := "labeled"
 		if args[0] == "annotate" {
 			verb = "annotated"
@@ -325,7 +326,7 @@ func TestSeed(t *testing.T) {
 	}
 
 	// Re-running the seed commands is idempotent, as with kubectl.
-	out, _, code := run(t, dir, "", "label", "node", "ubuntu-2", "rack=rack-1")
+	out, _, code := runStore(t, dir, "", "label", "node", "ubuntu-2", "rack=rack-1")
 	if code != 0 || out != "node.projectcalico.org/ubuntu-2 not labeled\n" {
 		t.Errorf("repeated label: exit %d %q", code, out)
 	}

@@ -131,7 +131,8 @@ type BFD struct {
 	Multiplier uint8        `json:"multiplier"`
 }
 
-// Route is an originated prefix.
+// Route is an originated prefix, installed as a blackhole route (like
+// Calico's static blackholes) and exported per the export policy.
 type Route struct {
 	Prefix netip.Prefix `json:"prefix"`
 	// Reasons lists why the route exists (e.g. "affine block",

@@ -17,6 +17,11 @@
 //	/v1/health/ready      status.Health, 200 when ready, 503 when not
 //
 // Errors are {"error": "..."} with a 4xx/5xx status.
+//
+// BIRDServer additionally answers the BIRD CLI commands Calico's own tools
+// send ("show protocols", "show status") on BIRD's socket path, so that
+// calicoctl node status, calico-node -bird-ready/-bird-live and birdc work
+// against a kbgp node unchanged.
 package ctlapi
 
 import (

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -183,6 +184,7 @@ nexthop via 2001:db8::4 dev eth0 weight 1`,
 }
 
 func TestNetlinkAdoptOnStart(t *testing.T) {
+	nstest.RequireBinaries(t, "stdbuf")
 	ns := lab(t)
 	ctx := context.Background()
 	ns.Run("ip", "route", "add", "10.9.1.0/24", "via", "192.0.2.2", "proto", "77")
@@ -208,6 +210,21 @@ blackhole 10.9.3.0/24 table 254 metric 0
 	if got != wantAdopted {
 		t.Errorf("Adopted():\n%s\nwant:\n%s", got, wantAdopted)
 	}
+	// Record every route event during the Set: the adopted routes must
+	// not be touched at all.
+	mon := &syncBuffer{}
+	cmd := ns.Command(ctx, "stdbuf", "-oL", "ip", "monitor", "route") // ip does not flush a pipe
+	cmd.Stdout, cmd.Stderr = mon, mon
+	ns.Start(cmd)
+	// A marker route shows the monitor has subscribed; add new ones until
+	// one is seen (replacing an identical route sends no event).
+	for i, deadline := 0, time.Now().Add(5*time.Second); !strings.Contains(mon.String(), "10.200.250."); i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("ip monitor route printed no marker within 5s: %q (exited: %v)", mon.String(), cmd.ProcessState)
+		}
+		ns.Run("ip", "route", "add", "blackhole", "10.200.250."+strconv.Itoa(i%256)+"/32")
+		time.Sleep(20 * time.Millisecond)
+	}
 	res, err := f.Set(ctx, []fib.Route{
 		via("10.9.1.0/24", "192.0.2.2"),
 		via("10.9.2.0/24", "192.0.2.3", "192.0.2.4"),
@@ -215,6 +232,21 @@ blackhole 10.9.3.0/24 table 254 metric 0
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	ns.Run("ip", "route", "add", "blackhole", "10.200.251.0/24") // end marker
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(mon.String(), "10.200.251.0/24"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("ip monitor route missed the end marker")
+		}
+	}
+	events := mon.String()
+	for _, p := range []string{"10.9.1.0/24", "10.9.2.0/24", "10.9.3.0/24"} {
+		if strings.Contains(events, p) {
+			t.Errorf("adopted route %s was reprogrammed; route events:\n%s", p, events)
+		}
+	}
+	if !strings.Contains(events, "Deleted 10.9.4.0/24") {
+		t.Errorf("stale adopted route 10.9.4.0/24 not deleted; route events:\n%s", events)
 	}
 	// No delete and re-add: the three adopted routes were left alone.
 	if res.Unchanged != 3 || res.Added != 0 || res.Changed != 0 || res.Deleted != 1 {
@@ -229,6 +261,24 @@ blackhole 10.9.3.0/24 proto 77
 	if got := routes(t, ns, "root", "10.9.0.0/16"); got != want {
 		t.Errorf("routes after Set:\n%s\nwant:\n%s", got, want)
 	}
+}
+
+// syncBuffer is an io.Writer safe for a writing process and a reading test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func TestNetlinkPerRouteErrors(t *testing.T) {

@@ -113,6 +113,15 @@ func (r *Reader) streamErr(err error) string {
 	return fmt.Sprintf(" (%v)", err)
 }
 
+// corrupt names the decompressor in a stream error that is not an early
+// end (a bad checksum or block).
+func (r *Reader) corrupt(err error) error {
+	if r.compression != "" {
+		return fmt.Errorf("%s stream: %w", r.compression, err)
+	}
+	return err
+}
+
 func (r *Reader) next() (*Record, error) {
 	off := r.off
 	n, err := io.ReadFull(r.r, r.hdr[:HeaderLen])
@@ -121,10 +130,10 @@ func (r *Reader) next() (*Record, error) {
 		return nil, io.EOF
 	}
 	if err != nil {
-		if err == io.ErrUnexpectedEOF || (n == 0 && err != nil) {
+		if err == io.ErrUnexpectedEOF {
 			return nil, &RecordError{Offset: off, Err: fmt.Errorf("%w: header has %d of %d bytes%s", ErrTruncated, n, HeaderLen, r.streamErr(err))}
 		}
-		return nil, &RecordError{Offset: off, Err: err}
+		return nil, &RecordError{Offset: off, Err: fmt.Errorf("reading the header: %w", r.corrupt(err))}
 	}
 	rec := &r.rec
 	*rec = Record{
@@ -139,9 +148,13 @@ func (r *Reader) next() (*Record, error) {
 			Err: fmt.Errorf("header says %d bytes, more than the %d-byte limit (corrupt input?)", length, MaxRecordLen)}
 	}
 	body, got, err := r.readBody(int(length))
-	if err != nil {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		return nil, &RecordError{Offset: off, Type: rec.Type, Subtype: rec.Subtype,
 			Err: fmt.Errorf("%w: header says %d bytes, %d present%s", ErrTruncated, length, got, r.streamErr(err))}
+	}
+	if err != nil {
+		return nil, &RecordError{Offset: off, Type: rec.Type, Subtype: rec.Subtype,
+			Err: fmt.Errorf("reading %d body bytes (%d read): %w", length, got, r.corrupt(err))}
 	}
 	if rec.Type == TypeBGP4MPET {
 		// RFC 6396 §3: "The Microsecond Timestamp is included in the

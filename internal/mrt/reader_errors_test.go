@@ -143,3 +143,17 @@ func TestDecodeErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestReaderCorruptGzip(t *testing.T) {
+	good := rawRecord(1, TypeBGP4MP, SubtypeStateChange, 20, make([]byte, 20))
+	z := gz(good)
+	z[len(z)-8] ^= 0xff // CRC-32 of the gzip trailer
+	r := NewReader(bytes.NewReader(z))
+	_, err := r.Next()
+	if err == nil {
+		_, err = r.Next()
+	}
+	if err == nil || errors.Is(err, ErrTruncated) || !strings.Contains(err.Error(), "gzip stream") || !strings.Contains(err.Error(), "offset") {
+		t.Fatalf("got %v, want a gzip stream error with the offset, not a truncation", err)
+	}
+}

@@ -12,8 +12,11 @@
 // copying. BGP messages and path attributes inside records are decoded with
 // package wire. The Writer produces TABLE_DUMP_V2 and BGP4MP(_ET) records.
 //
-// FormatBGPDump renders records the way `bgpdump -m` does, one line per
-// prefix; it backs `kbgp mrt dump`.
+// RouteDecoder turns records into wire.Update values: BGP4MP messages with
+// the options their subtype implies, TABLE_DUMP(_V2) routes as an UPDATE
+// announcing the route's prefix (with the abbreviated MP_REACH_NLRI of
+// RFC 6396 §4.3.4 handled here). BGPDump and WriteBGPDump render records the
+// way `bgpdump -m` does, one line per prefix; they back `kbgp mrt dump`.
 package mrt
 
 import (

@@ -222,3 +222,43 @@ func TestWriterErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestLargeRecord round-trips a RIB record longer than 64 KiB (the MRT length
+// field is 32 bits, RFC 6396 §2), through the Reader's buffer growth.
+func TestLargeRecord(t *testing.T) {
+	attrs, err := AppendRIBAttrs(nil, testAttrs(netip.MustParseAddr("192.0.2.1"), 64512), netip.Addr{}, netip.Addr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rib := &RIB{Prefix: netip.MustParsePrefix("10.0.0.0/8")}
+	for i := range 3000 {
+		rib.Entries = append(rib.Entries, RIBEntry{PeerIndex: uint16(i), OriginatedTime: uint32(i), Attrs: attrs})
+	}
+	var buf bytes.Buffer
+	w := NewWriter(&buf)
+	for range 2 {
+		if err := w.WriteRIB(1, rib); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if buf.Len() < 2*(1<<16) {
+		t.Fatalf("records are only %d bytes", buf.Len())
+	}
+	r := NewReader(&buf)
+	var got RIB
+	for i := range 2 {
+		rec, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rec.Body) <= 1<<16 {
+			t.Fatalf("record %d body is %d bytes", i, len(rec.Body))
+		}
+		if err := rec.RIB(&got); err != nil || len(got.Entries) != 3000 || got.Entries[2999].PeerIndex != 2999 {
+			t.Fatalf("record %d: %v, %d entries", i, err, len(got.Entries))
+		}
+	}
+	if _, err := r.Next(); err != io.EOF {
+		t.Fatalf("got %v, want io.EOF", err)
+	}
+}

@@ -170,7 +170,7 @@ func (n *NS) inode() (dev, ino uint64, err error) {
 	if err := unix.Stat(n.Path(), &st); err != nil {
 		return 0, 0, fmt.Errorf("netns: stat %s: %w", n.Path(), err)
 	}
-	return st.Dev, st.Ino, nil
+	return uint64(st.Dev), uint64(st.Ino), nil
 }
 
 // Pids returns the IDs of the processes whose network namespace is this one
@@ -195,7 +195,7 @@ func (n *NS) Pids() ([]int, error) {
 		if unix.Stat("/proc/"+e.Name()+"/ns/net", &st) != nil {
 			continue // exited, or a kernel thread
 		}
-		if st.Dev == dev && st.Ino == ino {
+		if uint64(st.Dev) == dev && uint64(st.Ino) == ino {
 			pids = append(pids, pid)
 		}
 	}

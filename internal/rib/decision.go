@@ -69,7 +69,7 @@ func (r *RIB) features(fs []feat, ps []path) []feat {
 		src := r.peers[p.peer]
 		f := feat{
 			local:     p.peer == LocalPeer,
-			llgr:      p.flags&flagLLGRStale != 0,
+			llgr:      isLLGRStale(p),
 			localPref: r.localPref,
 			pathLen:   asPathLen(a.ASPath),
 			origin:    a.Origin,
@@ -109,7 +109,15 @@ func (r *RIB) features(fs []feat, ps []path) []feat {
 	return fs
 }
 
-// preFilter compares the steps that are plain orderings, before MED:
+// isLLGRStale reports whether a path is long-lived stale: ours (moved by
+// MarkLLGRStale) or received with the LLGR_STALE community from a helper
+// that keeps it (RFC 9494 §4.3: such routes are less preferred than any
+// other, whoever made them stale).
+func isLLGRStale(p *path) bool {
+	return p.flags&flagLLGRStale != 0 || hasCommunity(&p.attrs.Attrs, wire.CommunityLLGRStale)
+}
+
+// preCompare compares the steps that are plain orderings, before MED:
 // LLGR-stale, local origination, LOCAL_PREF, AS_PATH length, ORIGIN.
 // It returns >0 when a is preferred.
 func preCompare(a, b *feat) int {

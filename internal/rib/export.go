@@ -87,7 +87,7 @@ func (r *RIB) exportAttrs(fam wire.Family, pfx netip.Prefix, g *group, p *path) 
 	}
 	// RFC 9494 §4.5: LLGR-stale routes are not advertised to a neighbor
 	// that did not advertise the LLGR capability.
-	if p.flags&flagLLGRStale != 0 && !g.llgr {
+	if !g.llgr && isLLGRStale(p) {
 		return nil
 	}
 	reflect := false

@@ -108,3 +108,28 @@ func TestLongLivedGracefulRestart(t *testing.T) {
 		t.Errorf("after sweep: %+v", s)
 	}
 }
+
+// TestReceivedLLGRStale: a route that arrives with LLGR_STALE (a helper
+// propagating its stale route) is least preferred and not sent to peers
+// without LLGR.
+func TestReceivedLLGRStale(t *testing.T) {
+	const p = "10.6.0.0/24"
+	f := newFixture(t, Options{},
+		peerSpec{name: "i1", addr: "10.0.0.1", as: localAS, client: true},
+		peerSpec{name: "i2", addr: "10.0.0.2", as: localAS, client: true},
+		peerSpec{name: "ll", addr: "10.0.0.8", as: localAS, client: true, llgr: true},
+		peerSpec{name: "nl", addr: "10.0.0.9", as: localAS, client: true})
+	f.update("i1", mkAttrs(nh("10.0.0.1"), lp(500), comm(wire.CommunityLLGRStale)), p)
+	ch := f.r.Drain()
+	if a, _ := sent(f, ch, "nl", p); a != nil {
+		t.Errorf("LLGR-stale route sent to a peer without LLGR: %+v", a)
+	}
+	if a, _ := sent(f, ch, "ll", p); a == nil {
+		t.Errorf("LLGR-stale route not sent to an LLGR peer")
+	}
+	f.update("i2", mkAttrs(nh("10.0.0.2"), lp(10)), p)
+	f.r.Drain()
+	if got := f.best(p); got != "i2" {
+		t.Errorf("best %s, want i2: the LLGR_STALE route must lose despite LOCAL_PREF 500", got)
+	}
+}

@@ -250,8 +250,10 @@ func (l *lexer) wordToken(afterLabel bool) (token, error) {
 	return token{kind: tokLabel, pos: start, value: lbl}, nil
 }
 
-// operatorWord scans the word operator that must follow a label: in, not in
-// (or notin, as Calico accepts), contains, starts with, ends with.
+// operatorWord scans the word operator that must follow a label: in, not
+// in, contains, starts with, ends with. Like Calico's tokenizer it also
+// takes the two-word operators without the space (notin, startswith,
+// endswith).
 func (l *lexer) operatorWord() (token, error) {
 	start := l.pos
 	for _, w := range []struct {
@@ -260,6 +262,8 @@ func (l *lexer) operatorWord() (token, error) {
 	}{
 		{"in", "", tokIn},
 		{"notin", "", tokNotIn},
+		{"startswith", "", tokStartsWith},
+		{"endswith", "", tokEndsWith},
 		{"contains", "", tokContains},
 		{"not", "in", tokNotIn},
 		{"starts", "with", tokStartsWith},

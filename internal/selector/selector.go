@@ -191,10 +191,14 @@ func (n *node) eval(labels map[string]string) bool {
 	return false
 }
 
-// String returns the canonical form: double-quoted strings (single quotes
-// when the value contains a double quote), one space around binary
-// operators, sets sorted and deduplicated, and only the parentheses that
-// precedence requires. Parsing the canonical form gives the same selector.
+// String returns the canonical form, which is Calico's
+// (libcalico-go parser.Selector.String): double-quoted strings (single
+// quotes when the value contains a double quote), one space around
+// operators, sets sorted and deduplicated, and every && or || group in
+// parentheses, e.g. `(rack == "rack-1" && !has(route-reflector))`. Unlike
+// Calico, nested groups of the same operator are flattened and double
+// negations removed, so that the canonical form is a fixed point:
+// Parse(sel.String()).String() == sel.String().
 func (s *Selector) String() string {
 	if s == nil || s.root == nil {
 		return "all()"
@@ -262,29 +266,20 @@ func (n *node) appendTo(b []byte) []byte {
 		return append(b, '}')
 	case opNot:
 		b = append(b, '!')
-		return n.kids[0].appendParen(b, n.kids[0].op == opAnd || n.kids[0].op == opOr)
+		return n.kids[0].appendTo(b)
 	case opAnd, opOr:
 		sep := " && "
 		if n.op == opOr {
 			sep = " || "
 		}
+		b = append(b, '(')
 		for i, k := range n.kids {
 			if i > 0 {
 				b = append(b, sep...)
 			}
-			// || binds looser than &&, so an || inside && needs parentheses.
-			b = k.appendParen(b, n.op == opAnd && k.op == opOr)
+			b = k.appendTo(b)
 		}
-		return b
+		return append(b, ')')
 	}
 	return b
-}
-
-func (n *node) appendParen(b []byte, paren bool) []byte {
-	if !paren {
-		return n.appendTo(b)
-	}
-	b = append(b, '(')
-	b = n.appendTo(b)
-	return append(b, ')')
 }

@@ -115,16 +115,25 @@ func TestString(t *testing.T) {
 		{"set sorted and deduplicated", "a in {'c','a','c','b',}", `a in {"a", "b", "c"}`},
 		{"empty set", "a not in {}", `a not in {}`},
 		{"notin", "a notin {'x'}", `a not in {"x"}`},
-		{"word ops", "a contains 'x' && b starts  with 'y' && c ends\twith 'z'", `a contains "x" && b starts with "y" && c ends with "z"`},
+		{"word ops", "a contains 'x' && b starts  with 'y' && c ends\twith 'z'", `(a contains "x" && b starts with "y" && c ends with "z")`},
+		{"startswith without space", `a startswith '"'`, `a starts with '"'`},
+		{"endswith without space", `a endswith "'"`, `a ends with "'"`},
 		{"double not removed", "!!has(a)", "has(a)"},
 		{"paren double not removed", "!(!has(a))", "has(a)"},
-		{"redundant parens dropped", "(has(a)) && ((has(b)))", "has(a) && has(b)"},
-		{"and flattened", "has(a) && (has(b) && has(c))", "has(a) && has(b) && has(c)"},
-		{"or flattened", "(has(a) || has(b)) || has(c)", "has(a) || has(b) || has(c)"},
-		{"or inside and keeps parens", "(has(a) || has(b)) && has(c)", "(has(a) || has(b)) && has(c)"},
-		{"and inside or needs none", "(has(a) && has(b)) || has(c)", "has(a) && has(b) || has(c)"},
+		{"redundant parens dropped", "(has(a)) && ((has(b)))", "(has(a) && has(b))"},
+		{"and flattened", "has(a) && (has(b) && has(c))", "(has(a) && has(b) && has(c))"},
+		{"or flattened", "(has(a) || has(b)) || has(c)", "(has(a) || has(b) || has(c))"},
+		{"or inside and", "(has(a) || has(b)) && has(c)", "((has(a) || has(b)) && has(c))"},
+		{"and inside or", "has(a) && has(b) || has(c)", "((has(a) && has(b)) || has(c))"},
 		{"not over and", "!(has(a) && has(b))", "!(has(a) && has(b))"},
 		{"not over comparison", "! a == 'b'", `!a == "b"`},
+		// Calico's own canonicalisation cases (libcalico-go parser_test.go).
+		{"calico all in parens", " (all() )", "all()"},
+		{"calico not or", `! (has( b)||! has(a ))`, "!(has(b) || !has(a))"},
+		{"calico not and", `! (a == "b"&&! c != "d")`, `!(a == "b" && !c != "d")`},
+		{"calico ne single quote", `a!='"'`, `a != '"'`},
+		{"calico set sort", `a in {"z", "z", "x", "y", "x", "a"}`, `a in {"a", "x", "y", "z"}`},
+		{"calico visitor example", "!(!(k == 'v' && has(t) || all()) && (a in {'b', 'c'}))", `!(!((k == "v" && has(t)) || all()) && a in {"b", "c"})`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -270,7 +279,7 @@ func TestTextMarshal(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := s.MarshalText()
-	if string(b) != `rack == "rack-1"` {
+	if string(b) != `rack == "rack-1"` { // a lone comparison has no parentheses
 		t.Errorf("MarshalText = %s", b)
 	}
 	if err := s.UnmarshalText([]byte("rack = 'x'")); err == nil {
@@ -303,5 +312,40 @@ func BenchmarkParse(b *testing.B) {
 		if _, err := Parse(s); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestCalicoBadSelectors: every selector Calico's parser rejects
+// (libcalico-go parser_test.go badSelectors) is rejected here too.
+func TestCalicoBadSelectors(t *testing.T) {
+	for _, s := range []string{
+		"b == b", "b contains b", "b starts with b", "b ends with b", "'b1' == b", "b", "a b", "!",
+		`foo == "bar" &`, `foo == "bar" |`, `foo != ||`, `foo in {"", ||`, `foo in ""`,
+		`"FOO`, `"FOO'`, `'FOO`, `(`, `(a == "foo"`, `)`, `()`, `%`, `a == "b" && %`, `a == "b" || %`,
+		`a `, `has(foo) &&`,
+	} {
+		if sel, err := Parse(s); err == nil {
+			t.Errorf("Parse(%q) = %q, want an error", s, sel)
+		}
+	}
+}
+
+// TestCalicoQuotesInSets: quotes of the other kind inside a set
+// (libcalico-go parser_test.go).
+func TestCalicoQuotesInSets(t *testing.T) {
+	in := MustParse(`a in {"'", '"', "c"}`)
+	notIn := MustParse(`a not in {"'", '"', "c"}`)
+	for _, v := range []string{"c", `"`, `'`} {
+		l := map[string]string{"a": v}
+		if !in.Matches(l) || notIn.Matches(l) {
+			t.Errorf("value %q: in=%v notIn=%v", v, in.Matches(l), notIn.Matches(l))
+		}
+	}
+	if in.Matches(nil) || !notIn.Matches(nil) || in.Matches(map[string]string{"a": "e"}) {
+		t.Error("absent or other values")
+	}
+	again := MustParse(in.String())
+	if again.String() != in.String() || !again.Matches(map[string]string{"a": `"`}) {
+		t.Errorf("set with both quote kinds does not round-trip: %s", in)
 	}
 }

@@ -56,12 +56,23 @@ func (p *Peer) ProtocolState() string {
 	return "start"
 }
 
+// StateText is the BGP state as BIRD describes it (bgp_state_dsc): the
+// FSM state, or "Passive" for a passive session waiting for the peer to
+// connect.
+func (p *Peer) StateText() string {
+	if p.Passive && (p.State == Idle || p.State == Active) {
+		return "Passive"
+	}
+	if p.State == "" {
+		return string(Idle)
+	}
+	return string(p.State)
+}
+
 // Info is calicoctl's INFO column: the BGP state followed by the last
 // error with its class prefix, e.g. "Active Socket: Connection refused".
-//
-// Like BIRD's bgp_state_dsc, a passive session that is waiting for the
-// peer to connect shows "Passive". calicoctl rebuilds INFO from
-// whitespace-separated fields, so runs of spaces collapse to one.
+// calicoctl rebuilds INFO from whitespace-separated fields, so runs of
+// spaces collapse to one.
 //
 // A disabled session shows only its last error, as BIRD does; where BIRD
 // would then show nothing (and calicoctl would skip the row because it has
@@ -76,13 +87,7 @@ func (p *Peer) Info() string {
 			s = "Down"
 		}
 	} else {
-		s = string(p.State)
-		if s == "" {
-			s = string(Idle)
-		}
-		if p.Passive && (p.State == Idle || p.State == Active) {
-			s = "Passive"
-		}
+		s = p.StateText()
 		if errText != "" {
 			s += " " + errText
 		}

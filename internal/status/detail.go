@@ -223,7 +223,7 @@ func addr(a netip.Addr) string {
 	return a.Unmap().String()
 }
 
-func dur(d time.Duration) string {
+func dur(d Duration) string {
 	if d == 0 {
 		return "-"
 	}

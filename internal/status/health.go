@@ -87,7 +87,7 @@ func Readiness(n *Node, now time.Time, threshold time.Duration) Health {
 func Liveness(n *Node, now time.Time) Health {
 	var reasons []string
 	for _, l := range n.Loops {
-		limit := l.MaxSilence
+		limit := time.Duration(l.MaxSilence)
 		if limit <= 0 {
 			limit = DefaultMaxSilence
 		}

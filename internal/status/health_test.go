@@ -73,10 +73,10 @@ func TestLiveness(t *testing.T) {
 		want  Health
 	}{
 		{"no loops", nil, Health{OK: true}},
-		{"all fresh", []Loop{{Name: "speaker", LastProgress: now.Add(-time.Second)}, {Name: "fib", LastProgress: now, MaxSilence: time.Second}}, Health{OK: true}},
+		{"all fresh", []Loop{{Name: "speaker", LastProgress: now.Add(-time.Second)}, {Name: "fib", LastProgress: now, MaxSilence: Duration(time.Second)}}, Health{OK: true}},
 		{"stuck beyond default", []Loop{{Name: "speaker", LastProgress: now.Add(-31 * time.Second)}},
 			Health{Reasons: []string{`loop "speaker" made no progress for 31s (limit 30s)`}}},
-		{"own limit", []Loop{{Name: "fib", LastProgress: now.Add(-3 * time.Second), MaxSilence: 2 * time.Second}},
+		{"own limit", []Loop{{Name: "fib", LastProgress: now.Add(-3 * time.Second), MaxSilence: Duration(2 * time.Second)}},
 			Health{Reasons: []string{`loop "fib" made no progress for 3s (limit 2s)`}}},
 		{"never started", []Loop{{Name: "config"}}, Health{Reasons: []string{`loop "config" has not started`}}},
 	}

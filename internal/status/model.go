@@ -10,6 +10,8 @@ package status
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/netip"
 	"time"
 )
@@ -170,7 +172,7 @@ type Capabilities struct {
 	// negotiated.
 	GracefulRestart *GracefulRestart `json:"gracefulRestart,omitempty"`
 	// LongLivedStaleTime is the LLGR stale time; zero when not negotiated.
-	LongLivedStaleTime time.Duration `json:"longLivedStaleTime,omitempty"`
+	LongLivedStaleTime Duration `json:"longLivedStaleTime,omitempty"`
 }
 
 // AddPath is one family's negotiated ADD-PATH direction.
@@ -181,18 +183,18 @@ type AddPath struct {
 
 // GracefulRestart is the negotiated RFC 4724 capability.
 type GracefulRestart struct {
-	RestartTime time.Duration `json:"restartTime"`
+	RestartTime Duration `json:"restartTime"`
 	// Families whose forwarding state the peer preserves.
 	Families []string `json:"families,omitempty"`
 }
 
 // Timers are a session's configured and negotiated timers.
 type Timers struct {
-	HoldTime            time.Duration `json:"holdTime,omitempty"`           // configured
-	KeepaliveTime       time.Duration `json:"keepaliveTime,omitempty"`      // configured
-	ConnectRetry        time.Duration `json:"connectRetry,omitempty"`       // configured
-	NegotiatedHold      time.Duration `json:"negotiatedHoldTime,omitempty"` // RFC 4271 §4.2: the smaller of the two
-	NegotiatedKeepalive time.Duration `json:"negotiatedKeepaliveTime,omitempty"`
+	HoldTime            Duration `json:"holdTime,omitempty"`           // configured
+	KeepaliveTime       Duration `json:"keepaliveTime,omitempty"`      // configured
+	ConnectRetry        Duration `json:"connectRetry,omitempty"`       // configured
+	NegotiatedHold      Duration `json:"negotiatedHoldTime,omitempty"` // RFC 4271 §4.2: the smaller of the two
+	NegotiatedKeepalive Duration `json:"negotiatedKeepaliveTime,omitempty"`
 }
 
 // Counters are a session's message counters since the agent started.
@@ -227,7 +229,7 @@ type Loop struct {
 	LastProgress time.Time `json:"lastProgress"`
 	// MaxSilence is how long the loop may go without progress before the
 	// node is reported not live. Zero means DefaultMaxSilence.
-	MaxSilence time.Duration `json:"maxSilence,omitempty"`
+	MaxSilence Duration `json:"maxSilence,omitempty"`
 }
 
 // RIBStats summarises the Loc-RIB.
@@ -247,7 +249,39 @@ type FIBStats struct {
 
 // Reconcile is the last reconcile pass.
 type Reconcile struct {
-	At       time.Time     `json:"at,omitzero"`
-	Duration time.Duration `json:"duration,omitempty"`
-	Error    string        `json:"error,omitempty"`
+	At       time.Time `json:"at,omitzero"`
+	Duration Duration  `json:"duration,omitempty"`
+	Error    string    `json:"error,omitempty"`
+}
+
+// Duration is a time.Duration that JSON-encodes as Go's duration string
+// ("4m0s", "1.5s"), readable by people and by time.ParseDuration, instead
+// of a count of nanoseconds.
+type Duration time.Duration
+
+// String is time.Duration's String.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalJSON encodes d as a duration string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON accepts a duration string or a number of nanoseconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		var ns int64
+		if err := json.Unmarshal(b, &ns); err != nil {
+			return fmt.Errorf("duration: want a string such as \"90s\" or nanoseconds, got %s", b)
+		}
+		*d = Duration(ns)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration %q: %w", s, err)
+	}
+	*d = Duration(v)
+	return nil
 }

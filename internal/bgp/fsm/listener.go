@@ -72,6 +72,17 @@ func (l *Listener) SetPassword(peer netip.Addr, password string) error {
 	return nil
 }
 
+// EnableGTSM makes the listening socket send with TTL (hop limit) 255, so
+// the SYN-ACK to a GTSM peer (RFC 5082) passes the peer's minimum-TTL
+// check. Accepted sockets of GTSM peers get TTL and minimum TTL 255 from
+// their session.
+func (l *Listener) EnableGTSM() error {
+	if err := controlFunc(l.rc, func(fd int) error { return setTTL(fd, l.v6, 255) }); err != nil {
+		return fmt.Errorf("listener %v: %w", l.Addr(), err)
+	}
+	return nil
+}
+
 // Accept waits for the next connection.
 func (l *Listener) Accept() (*net.TCPConn, error) {
 	return l.ln.AcceptTCP()

@@ -448,7 +448,7 @@ func (s *Session) routineDial(ctx context.Context, gen uint64) {
 		network = "tcp6"
 	}
 	d := net.Dialer{
-		Control: func(network, _ string, rc syscall.RawConn) error { return socketOptions(&s.cfg, rc, network) },
+		Control: func(network, _ string, rc syscall.RawConn) error { return socketOptions(&s.cfg, rc, network, false) },
 	}
 	d.SetMultipathTCP(false) // TCP MD5 and GTSM need plain TCP sockets
 	if s.cfg.LocalAddr.IsValid() || s.cfg.LocalPort != 0 {
@@ -459,6 +459,19 @@ func (s *Session) routineDial(ctx context.Context, gen uint64) {
 	r := dialResult{gen: gen, err: err}
 	if err == nil {
 		r.nc = nc.(*net.TCPConn)
+		if s.cfg.TTLSecurity {
+			cfg := s.cfg
+			cfg.Password = ""
+			if rc, err := r.nc.SyscallConn(); err != nil {
+				r.err = err
+			} else if err := socketOptions(&cfg, rc, "", true); err != nil {
+				r.err = err
+			}
+			if r.err != nil {
+				r.nc.Close()
+				r.nc = nil
+			}
+		}
 	}
 	select {
 	case s.dials <- r:
@@ -509,7 +522,7 @@ func (s *Session) accept(nc *net.TCPConn) {
 		cfg := s.cfg
 		cfg.Password = ""
 		if rc, err := nc.SyscallConn(); err == nil {
-			if err := socketOptions(&cfg, rc, ""); err != nil {
+			if err := socketOptions(&cfg, rc, "", true); err != nil {
 				s.setLastError(&SessionError{Class: ClassTransport, Err: err, Peer: s.cfg.PeerAddr, At: time.Now()})
 				refuse = true
 			}

@@ -85,8 +85,10 @@ func controlFunc(rc syscall.RawConn, f func(fd int) error) error {
 }
 
 // socketOptions applies c's transport security to an outgoing socket (from
-// net.Dialer.Control) or an accepted one.
-func socketOptions(c *Config, rc syscall.RawConn, network string) error {
+// net.Dialer.Control) or an accepted one. The GTSM minimum TTL is set only
+// when connected is true: before the handshake completes, the SYN-ACK from
+// a listener that does not send with TTL 255 would be dropped.
+func socketOptions(c *Config, rc syscall.RawConn, network string, connected bool) error {
 	return controlFunc(rc, func(fd int) error {
 		v6 := network == "tcp6" || isV6Socket(fd)
 		if c.Password != "" {
@@ -100,6 +102,9 @@ func socketOptions(c *Config, rc syscall.RawConn, network string) error {
 			// the receiver discards packets below 255 - hops (one hop).
 			if err := setTTL(fd, v6, 255); err != nil {
 				return err
+			}
+			if !connected {
+				return nil
 			}
 			if err := setMinTTL(fd, v6, 255); err != nil {
 				return err

@@ -84,6 +84,15 @@ func (s *Speaker) newPeer(ctx context.Context, c PeerConfig) (*peer, error) {
 			}
 		}
 	}
+	if c.Session.TTLSecurity {
+		// RFC 5082 §3: the SYN-ACK must leave with TTL 255 too.
+		for _, ln := range s.listeners {
+			if err := ln.EnableGTSM(); err != nil {
+				sess.Close()
+				return nil, fmt.Errorf("speaker: peer %s: %w", c.Name, err)
+			}
+		}
+	}
 	var rerr error
 	err = s.do(ctx, func() {
 		p.id, rerr = s.rib.AddPeer(p.ribConfig(netip.AddrPort{}))

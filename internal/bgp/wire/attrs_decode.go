@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"net/netip"
@@ -44,7 +45,9 @@ func (s *errState) err() error {
 // attribute (type, length and value) as RFC 4271 §6.3 asks for the
 // NOTIFICATION data.
 func attrErr(act Action, sub uint8, t AttrType, data []byte, format string, args ...any) *Error {
-	return &Error{Code: NotifUpdate, Subcode: sub, Data: data, Action: act, Attr: t, Reason: fmt.Sprintf(format, args...)}
+	// Data is copied: the NOTIFICATION may be sent after the receive
+	// buffer it came from has been reused.
+	return &Error{Code: NotifUpdate, Subcode: sub, Data: bytes.Clone(data), Action: act, Attr: t, Reason: fmt.Sprintf(format, args...)}
 }
 
 // wantFlags is the Optional and Transitive bits each known attribute must

@@ -30,9 +30,17 @@ var attrOrder = [...]AttrType{
 	AttrMPUnreach, AttrExtCommunities, AttrAS4Path, AttrAS4Aggregator, AttrLargeCommunities,
 }
 
-// appendAttrs writes a's attributes, reach and unreach in ascending type
-// order, with unknown attributes in their place.
+// appendAttrs writes reach and unreach first, then a's attributes in
+// ascending type order with unknown attributes in their place. RFC 7606
+// §5.1: "The MP_REACH_NLRI or MP_UNREACH_NLRI attribute (if present) SHALL
+// be encoded as the very first path attribute in an UPDATE message."
 func appendAttrs(b []byte, a *Attrs, o *Options, reach *MPReach, unreach *MPUnreach) []byte {
+	if reach != nil {
+		b = appendMPReach(b, reach, o)
+	}
+	if unreach != nil {
+		b = appendMPUnreach(b, unreach, o)
+	}
 	as4 := o != nil && o.AS4
 	prev := -1 // attribute type 0 is reserved but may be passed on
 	for _, t := range attrOrder {
@@ -40,16 +48,7 @@ func appendAttrs(b []byte, a *Attrs, o *Options, reach *MPReach, unreach *MPUnre
 			b = appendUnknown(b, a, prev, int(t))
 		}
 		prev = int(t)
-		if t == AttrMPReach {
-			if reach != nil {
-				b = appendMPReach(b, reach, o)
-			}
-			continue
-		}
-		if t == AttrMPUnreach {
-			if unreach != nil {
-				b = appendMPUnreach(b, unreach, o)
-			}
+		if t == AttrMPReach || t == AttrMPUnreach {
 			continue
 		}
 		if t == AttrAS4Path || t == AttrAS4Aggregator {

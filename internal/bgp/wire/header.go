@@ -41,13 +41,13 @@ func ParseHeader(b []byte, maxLen int) (length int, typ MsgType, err error) {
 	}
 	length = int(binary.BigEndian.Uint16(b[16:18]))
 	typ = MsgType(b[18])
-	lenData := b[16:18:18]
+	lenData := []byte{b[16], b[17]} // copied: b is the caller's receive buffer
 	// RFC 4271 §6.1: "If the Type field of the message header is not
 	// recognized, then the Error Subcode MUST be set to Bad Message Type.
 	// The Data field MUST contain the erroneous Type field."
 	ml := minLen(typ)
 	if ml == 0 {
-		return 0, 0, errf(NotifMessageHeader, HeaderBadType, b[18:19:19], "unknown message type %d", typ)
+		return 0, 0, errf(NotifMessageHeader, HeaderBadType, []byte{b[18]}, "unknown message type %d", typ)
 	}
 	if maxLen <= 0 {
 		maxLen = MaxMessageLen

@@ -1,6 +1,9 @@
 package wire
 
-import "encoding/binary"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // ROUTE-REFRESH message subtypes (RFC 7313 §3).
 const (
@@ -29,14 +32,14 @@ func AppendRouteRefresh(b []byte, r *RouteRefresh) []byte {
 // §5 says the receiver "MUST ignore" such a message.
 func (r *RouteRefresh) Decode(body []byte) error {
 	if len(body) < 4 {
-		return errf(NotifRouteRefresh, RouteRefreshInvalidLength, body, "ROUTE-REFRESH body is %d bytes, need 4", len(body))
+		return errf(NotifRouteRefresh, RouteRefreshInvalidLength, bytes.Clone(body), "ROUTE-REFRESH body is %d bytes, need 4", len(body))
 	}
 	r.Family = Family{AFI(binary.BigEndian.Uint16(body)), SAFI(body[3])}
 	r.Subtype = body[2]
 	// Longer messages carry ORF entries (RFC 5291) when ORF was negotiated;
 	// kbgp does not negotiate ORF, so they are an error.
 	if len(body) != 4 {
-		return errf(NotifRouteRefresh, RouteRefreshInvalidLength, body, "ROUTE-REFRESH body is %d bytes, want 4 (ORF is not supported)", len(body))
+		return errf(NotifRouteRefresh, RouteRefreshInvalidLength, bytes.Clone(body[:min(len(body), 64)]), "ROUTE-REFRESH body is %d bytes, want 4 (ORF is not supported)", len(body))
 	}
 	return nil
 }

@@ -283,11 +283,22 @@ func (o *Options) maxLen() int {
 	return MaxMessageLen
 }
 
-// AppendUpdate appends a complete UPDATE message. Attributes are written
-// in ascending type order with MP_REACH_NLRI/MP_UNREACH_NLRI in theirs.
-// It fails (leaving b as it was) when the message would exceed the
-// negotiated maximum size; split the NLRI across several UPDATEs then.
+// AppendUpdate appends a complete UPDATE message: MP_REACH_NLRI and
+// MP_UNREACH_NLRI first (RFC 7606 §5.1), then the other attributes in
+// ascending type order. It fails (leaving b as it was) when the message
+// would exceed the negotiated maximum size; split the NLRI across several
+// UPDATEs then. Senders should also follow RFC 7606 §5.1's "An UPDATE
+// message MUST NOT contain more than one of the following: non-empty
+// Withdrawn Routes field, non-empty Network Layer Reachability Information
+// field, MP_REACH_NLRI attribute, and MP_UNREACH_NLRI attribute"; the
+// encoder does not enforce it so that received UPDATEs can be re-encoded.
 func AppendUpdate(b []byte, u *Update, o *Options) ([]byte, error) {
+	// RFC 4271 §5: NEXT_HOP is mandatory with NLRI in the NLRI field, and
+	// it is an IPv4 address (RFC 4271 §5.1.3); an IPv6 next hop for IPv4
+	// routes goes in MP_REACH_NLRI (RFC 8950).
+	if len(u.NLRI) > 0 && (!u.Attrs.Has(AttrNextHop) || !u.Attrs.NextHop.Is4()) {
+		return b, fmt.Errorf("wire: UPDATE with %d IPv4 NLRI needs an IPv4 NEXT_HOP, have %v (use MPReach for an IPv6 next hop)", len(u.NLRI), u.Attrs.NextHop)
+	}
 	b, off := beginMsg(b, MsgUpdate)
 	v4ap := o.addPath(IPv4Unicast)
 	wo := len(b)
@@ -306,7 +317,8 @@ func AppendUpdate(b []byte, u *Update, o *Options) ([]byte, error) {
 }
 
 // AppendAttrs appends the path attribute TLVs of a (no MP_REACH/MP_UNREACH)
-// in ascending type order, as AppendUpdate writes them.
+// in ascending type order, as AppendUpdate writes them after the MP
+// attributes.
 func AppendAttrs(b []byte, a *Attrs, o *Options) ([]byte, error) {
 	start := len(b)
 	b = appendAttrs(b, a, o, nil, nil)

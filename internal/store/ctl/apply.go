@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -148,6 +149,10 @@ func Apply(ctx context.Context, ds store.Datastore, paths []string, recursive bo
 			continue
 		}
 		for _, r := range rs {
+			var dropped []string
+			if old, err := ds.Get(ctx, r.Kind(), r.Name()); err == nil {
+				dropped = droppedKeys(old.Meta(), r.Meta())
+			}
 			res, err := ds.Apply(ctx, r)
 			if err != nil {
 				printErr(errOut, src.name+": "+ref(r)+": ", err)
@@ -155,6 +160,10 @@ func Apply(ctx context.Context, ds store.Datastore, paths []string, recursive bo
 				continue
 			}
 			fmt.Fprintf(out, "%s %s\n", ref(r), res)
+			if res == store.Configured && len(dropped) > 0 {
+				fmt.Fprintf(errOut, "warning: %s: apply removed %s (not in %s); add to the file, or set again with kbgp label/annotate\n",
+					ref(r), strings.Join(dropped, ", "), src.name)
+			}
 		}
 	}
 	if failed {
@@ -237,4 +246,23 @@ func printErr(w io.Writer, prefix string, err error) {
 		return
 	}
 	fmt.Fprintf(w, "error: %s%v\n", prefix, err)
+}
+
+// droppedKeys lists the labels and annotations of old that next lacks, as
+// "label rack" / "annotation projectcalico.org/...". apply replaces the
+// whole resource, so these are removed; often they were set with
+// kbgp label, and the user should know.
+func droppedKeys(old, next *api.ObjectMeta) []string {
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(old.Labels)) {
+		if _, ok := next.Labels[k]; !ok {
+			out = append(out, "label "+k)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(old.Annotations)) {
+		if _, ok := next.Annotations[k]; !ok {
+			out = append(out, "annotation "+k)
+		}
+	}
+	return out
 }
