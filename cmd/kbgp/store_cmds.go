@@ -31,7 +31,7 @@ as created, configured or unchanged.
 
 Apply replaces the whole stored resource, labels and annotations included,
 as calicoctl apply does: labels set with kbgp label are kept only if the
-file carries them too.
+file carries them too (apply warns when it removes any).
 
 A file with any error applies nothing; every problem in it is reported with
 file, line, resource and field. Other files are still applied, and the exit

@@ -289,6 +289,23 @@ replace blackhole 10.244.1.0/26 table 254 metric 0 proto 77`,
 	}
 }
 
+func TestTooManyNextHops(t *testing.T) {
+	f, err := fib.New(context.Background(), fib.Options{Kernel: fibtest.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := fib.Route{Prefix: pfx("2001:db8::/32")}
+	a := addr("2001:db8:ffff::1")
+	for range 1025 {
+		r.NextHops = append(r.NextHops, fib.NextHop{Gateway: a})
+		a = a.Next()
+	}
+	_, err = f.Set(context.Background(), []fib.Route{r})
+	if err == nil || !strings.Contains(err.Error(), "fib: route 2001:db8::/32: 1025 next hops, at most 1024") {
+		t.Errorf("Set with 1025 next hops: %v", err)
+	}
+}
+
 func TestNewOptions(t *testing.T) {
 	for _, tc := range []struct {
 		name string

@@ -68,6 +68,10 @@ type Route struct {
 	Table int
 }
 
+// maxNextHops bounds an ECMP route: RTA_MULTIPATH has a 16-bit length,
+// and an IPv6 next hop takes 28 bytes of it.
+const maxNextHops = 1024
+
 // Key identifies a kernel route.
 type Key struct {
 	Table  int
@@ -178,6 +182,9 @@ func (f *FIB) resolve(r Route) (Route, error) {
 	}
 	if len(r.NextHops) == 0 {
 		return r, fmt.Errorf("fib: route %v: unicast route without next hops (use Blackhole to drop)", r)
+	}
+	if len(r.NextHops) > maxNextHops {
+		return r, fmt.Errorf("fib: route %v: %d next hops, at most %d fit in one RTA_MULTIPATH", r.Prefix, len(r.NextHops), maxNextHops)
 	}
 	nhs := make([]NextHop, len(r.NextHops))
 	for i, nh := range r.NextHops {

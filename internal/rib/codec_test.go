@@ -86,3 +86,43 @@ func TestIPv6Family(t *testing.T) {
 		t.Errorf("IPv6 export to eBGP: %+v", got)
 	}
 }
+
+// TestApplyUpdate feeds a decoded UPDATE with IPv4 NLRI, withdrawals and
+// an IPv6 MP_REACH_NLRI.
+func TestApplyUpdate(t *testing.T) {
+	f := newFixture(t, Options{}, peerSpec{name: "i1", addr: "10.0.0.1", as: localAS})
+	u := &wire.Update{
+		Attrs:   *mkAttrs(nh("10.0.0.1"), lp(120)),
+		NLRI:    nlri("10.1.0.0/24", "10.2.0.0/24"),
+		MPReach: &wire.MPReach{Family: wire.IPv6Unicast, NextHop: ip("fd00::1"), NLRI: []wire.NLRI{{Prefix: pfx("fd00:1::/64")}}},
+	}
+	msg, err := wire.AppendUpdate(nil, u, &wire.Options{AS4: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d wire.Update
+	if err := d.Decode(msg[wire.HeaderLen:], &wire.Options{AS4: true}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := f.r.ApplyUpdate(f.id("i1"), &d); err != nil || n != 0 {
+		t.Fatalf("ApplyUpdate = %d, %v", n, err)
+	}
+	ch := f.r.Drain()
+	if len(ch.FIB) != 3 {
+		t.Fatalf("FIB changes: %+v", ch.FIB)
+	}
+	if rs := f.r.Routes(wire.IPv6Unicast, pfx("fd00:1::/64")); len(rs) != 1 || rs[0].Attrs.Attrs.NextHop != ip("fd00::1") || rs[0].Attrs.Attrs.LocalPref != 120 {
+		t.Fatalf("IPv6 route: %+v", rs)
+	}
+	w := &wire.Update{Withdrawn: nlri("10.1.0.0/24"), MPUnreach: &wire.MPUnreach{Family: wire.IPv6Unicast, NLRI: []wire.NLRI{{Prefix: pfx("fd00:1::/64")}}}}
+	if _, _, err := f.r.ApplyUpdate(f.id("i1"), w); err != nil {
+		t.Fatal(err)
+	}
+	ch = f.r.Drain()
+	if len(ch.FIB) != 2 || !ch.FIB[0].Withdrawn() || !ch.FIB[1].Withdrawn() {
+		t.Fatalf("withdrawals: %+v", ch.FIB)
+	}
+	if s := f.r.Stats(); s.Paths != 1 {
+		t.Errorf("paths left %d, want 1", s.Paths)
+	}
+}

@@ -347,3 +347,40 @@ func (r *RIB) WithdrawAll(id PeerID, fam wire.Family) (int, error) {
 	}
 	return r.removePeerPaths(t, p, func(*path) bool { return true }), nil
 }
+
+// ApplyUpdate records a decoded UPDATE from a peer: withdrawn routes and
+// MP_UNREACH_NLRI are withdrawn, NLRI and MP_REACH_NLRI (RFC 4760) are
+// updated with the message's attributes, the MP_REACH_NLRI next hop taking
+// the place of NEXT_HOP for its routes. Families kbgp does not route (raw
+// NLRI) are ignored. An UPDATE the speaker must treat as withdraw (RFC
+// 7606) should be passed to Withdraw instead. It returns the rejections as
+// Update does.
+func (r *RIB) ApplyUpdate(id PeerID, u *wire.Update) (rejected int, first Reason, err error) {
+	if _, err := r.peerByID(id); err != nil {
+		return 0, 0, err
+	}
+	note := func(n int, why Reason) {
+		if n > 0 && rejected == 0 {
+			first = why
+		}
+		rejected += n
+	}
+	if len(u.Withdrawn) > 0 {
+		r.Withdraw(id, wire.IPv4Unicast, u.Withdrawn)
+	}
+	if m := u.MPUnreach; m != nil && len(m.NLRI) > 0 {
+		r.Withdraw(id, m.Family, m.NLRI)
+	}
+	if len(u.NLRI) > 0 {
+		n, why, _ := r.Update(id, wire.IPv4Unicast, u.NLRI, &u.Attrs)
+		note(n, why)
+	}
+	if m := u.MPReach; m != nil && len(m.NLRI) > 0 {
+		a := u.Attrs // shallow copy: only NextHop changes
+		a.NextHop = m.NextHop
+		a.Clear(wire.AttrNextHop)
+		n, why, _ := r.Update(id, m.Family, m.NLRI, &a)
+		note(n, why)
+	}
+	return rejected, first, nil
+}

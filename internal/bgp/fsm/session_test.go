@@ -428,3 +428,90 @@ func TestCollision(t *testing.T) {
 		})
 	}
 }
+
+// TestHardReset: with the RFC 8538 N bit on both sides, an administrative
+// shutdown is sent as Cease / Hard Reset wrapping Administrative Shutdown
+// (RFC 8538 §3, §5), and a transport failure keeps the peer's routes stale.
+func TestHardReset(t *testing.T) {
+	checkLeaks(t)
+	addr, accept := listenRaw(t, "127.0.0.1")
+	rec := newRecorder()
+	cfg := baseConfig(65001, 65002, "10.0.0.1", "127.0.0.1")
+	cfg.PeerPort = addr.Port()
+	cfg.GracefulRestart = &GRConfig{RestartTime: 60 * time.Second}
+	s := newSession(t, cfg, rec)
+	s.Start()
+	o := peerOpen(65002, "10.0.0.2", 90)
+	o.Caps.GracefulRestart = &wire.GracefulRestart{Notification: true, Time: 30, Families: []wire.GRFamily{{Family: wire.IPv4Unicast}}}
+
+	// Transport failure: keep stale.
+	p := accept()
+	p.establish(o)
+	rec.wait(t, "established", 3*time.Second)
+	p.nc.Close()
+	if d := rec.wait(t, "down", 3*time.Second); !d.stale || d.cause.Class != ClassTransport {
+		t.Errorf("after a TCP failure: keepStale %v class %v, want true and transport", d.stale, d.cause.Class)
+	}
+
+	// A received NOTIFICATION other than Hard Reset with N negotiated also
+	// keeps them (RFC 8538 §4).
+	p = accept()
+	p.establish(o)
+	rec.wait(t, "established", 3*time.Second)
+	m, _ := wire.AppendNotification(nil, &wire.Notification{Code: wire.NotifUpdate, Subcode: wire.UpdateMalformedAttrList})
+	p.write(m)
+	if d := rec.wait(t, "down", 3*time.Second); !d.stale {
+		t.Error("a NOTIFICATION under the N bit dropped the routes")
+	}
+
+	// Administrative shutdown: Hard Reset, routes dropped.
+	p = accept()
+	p.establish(o)
+	rec.wait(t, "established", 3*time.Second)
+	s.Stop("decommissioned")
+	n := p.expectNotification(3 * time.Second)
+	if n.Code != wire.NotifCease || n.Subcode != wire.CeaseHardReset {
+		t.Fatalf("got %v, want Cease / Hard Reset", n)
+	}
+	if c, sc, ok := n.HardResetInner(); !ok || c != wire.NotifCease || sc != wire.CeaseAdminShutdown {
+		t.Errorf("inner %d/%d", c, sc)
+	}
+	if d := rec.wait(t, "down", 3*time.Second); d.stale {
+		t.Error("Hard Reset kept stale routes")
+	}
+}
+
+// TestDampPeerOscillations: consecutive failures double the IdleHold time
+// up to IdleHoldMax (RFC 4271 §8.1.1); without damping it stays constant.
+func TestDampPeerOscillations(t *testing.T) {
+	checkLeaks(t)
+	for _, tc := range []struct {
+		name string
+		damp bool
+		want []time.Duration
+	}{
+		{"damping", true, []time.Duration{100, 200, 400, 800, 1000, 1000}},
+		{"no damping", false, []time.Duration{100, 100, 100}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := baseConfig(65001, 65002, "10.0.0.1", "127.0.0.9")
+			cfg.DampPeerOscillations = tc.damp
+			cfg.IdleHoldTime, cfg.IdleHoldMax = 100*time.Millisecond, time.Second
+			s := newSession(t, cfg, newRecorder())
+			var got []time.Duration
+			s.do(func() {
+				s.adminDown = false
+				for range tc.want {
+					now := time.Now()
+					s.toIdle(&SessionError{Class: ClassTransport})
+					got = append(got, s.idleHoldAt.Sub(now).Round(50*time.Millisecond)/time.Millisecond)
+				}
+				s.adminDown = true
+				s.idleHoldAt = time.Time{}
+			})
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("idle hold times in ms (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -190,3 +190,49 @@ func TestGracefulRestartHelper(t *testing.T) {
 	waitRoute(t, s, "10.5.0.0/24", present)
 	waitRoute(t, s, "10.5.0.0/24", withdrawn)
 }
+
+// TestEnhancedRouteRefresh: a peer's ROUTE-REFRESH is answered with the
+// Adj-RIB-Out framed by BoRR and EoRR (RFC 7313 §4).
+func TestEnhancedRouteRefresh(t *testing.T) {
+	checkLeaks(t)
+	s := newNode(t, "127.0.0.1", 65001, "10.0.0.1")
+	peerAddr := netip.MustParseAddr("127.0.0.2")
+	ctx := context.Background()
+	if err := s.AddPeer(ctx, PeerConfig{Session: fsm.Config{PeerAS: 65002, PeerAddr: peerAddr, Passive: true},
+		NextHopSelf4: netip.MustParseAddr("192.0.2.1")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Originate(ctx, netip.MustParsePrefix("10.7.0.0/24"), wire.Attrs{}); err != nil {
+		t.Fatal(err)
+	}
+	r := dialRaw(t, peerAddr, s.Addrs()[0])
+	o := grOpen(false)
+	o.Caps.GracefulRestart = nil
+	o.Caps.RouteRefresh, o.Caps.EnhancedRouteRefresh = true, true
+	r.open(o)
+	r.expectEoR(wire.IPv4Unicast)
+	r.write(wire.AppendRouteRefresh(nil, &wire.RouteRefresh{Family: wire.IPv4Unicast}))
+	var seq []string
+	for len(seq) == 0 || seq[len(seq)-1] != "EoRR" {
+		typ, body := r.read()
+		switch typ {
+		case wire.MsgRouteRefresh:
+			var rr wire.RouteRefresh
+			if err := rr.Decode(body); err != nil {
+				t.Fatal(err)
+			}
+			seq = append(seq, map[uint8]string{wire.RefreshBoRR: "BoRR", wire.RefreshEoRR: "EoRR"}[rr.Subtype])
+		case wire.MsgUpdate:
+			var u wire.Update
+			if err := u.Decode(body, &wire.Options{AS4: true}); err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range u.NLRI {
+				seq = append(seq, n.Prefix.String())
+			}
+		}
+	}
+	if want := []string{"BoRR", "10.7.0.0/24", "EoRR"}; len(seq) != 3 || seq[0] != want[0] || seq[1] != want[1] || seq[2] != want[2] {
+		t.Errorf("refresh sequence %v, want %v", seq, want)
+	}
+}

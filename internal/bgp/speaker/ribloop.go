@@ -203,6 +203,47 @@ func (s *Speaker) Originate(ctx context.Context, prefix netip.Prefix, attrs wire
 	return rerr
 }
 
+// OriginateAll installs many locally originated routes with the same
+// attributes in one RIB operation.
+func (s *Speaker) OriginateAll(ctx context.Context, prefixes []netip.Prefix, attrs wire.Attrs) error {
+	fams := make([]wire.Family, len(prefixes))
+	for i, p := range prefixes {
+		f, err := familyOf(p)
+		if err != nil {
+			return err
+		}
+		fams[i] = f
+	}
+	a := attrs.Clone()
+	if !a.Has(wire.AttrASPath) {
+		a.Set(wire.AttrASPath)
+	}
+	var rerr error
+	if err := s.do(ctx, func() {
+		for i, p := range prefixes {
+			if rerr = s.rib.Originate(fams[i], p, 0, &a); rerr != nil {
+				return
+			}
+			s.local[fibKey{fams[i], p}] = a
+		}
+	}); err != nil {
+		return err
+	}
+	return rerr
+}
+
+// WithdrawAll removes many locally originated routes in one operation.
+func (s *Speaker) WithdrawAll(ctx context.Context, prefixes []netip.Prefix) error {
+	return s.do(ctx, func() {
+		for _, p := range prefixes {
+			if f, err := familyOf(p); err == nil {
+				s.rib.Unoriginate(f, p, 0)
+				delete(s.local, fibKey{f, p})
+			}
+		}
+	})
+}
+
 // Withdraw removes a locally originated route.
 func (s *Speaker) Withdraw(ctx context.Context, prefix netip.Prefix) error {
 	f, err := familyOf(prefix)

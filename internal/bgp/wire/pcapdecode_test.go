@@ -1,9 +1,13 @@
 package wire
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
+	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -16,6 +20,7 @@ type captureStats struct {
 	actions   map[Action]int // UPDATE decode errors by action
 	resets    []*Error       // UPDATE session-reset errors
 	decodedOK int
+	v4        []string // IPv4 NLRI-field and withdrawn prefixes of usable UPDATEs
 }
 
 // splitMessages cuts a reassembled stream into BGP messages, skipping to
@@ -137,6 +142,17 @@ func decodeCapture(t *testing.T, path string) *captureStats {
 			} else if typ == MsgUpdate {
 				st.decodedOK++
 			}
+			if typ == MsgUpdate && (err == nil || err.(*Error).Action < ActionSessionReset) {
+				var u Update
+				u.Decode(m[HeaderLen:], o)
+				for _, n := range append(u.NLRI, u.Withdrawn...) {
+					x := n.Prefix.String()
+					if o.addPath(IPv4Unicast) {
+						x += fmt.Sprintf(" id %d", n.PathID)
+					}
+					st.v4 = append(st.v4, x)
+				}
+			}
 		}
 	}
 	return st
@@ -191,7 +207,7 @@ func TestCaptures(t *testing.T) {
 	if len(files) < 50 {
 		t.Fatalf("found only %d captures under %s", len(files), dir)
 	}
-	total := 0
+	total, oracleRoutes := 0, 0
 	for _, f := range files {
 		name := filepath.Base(f)
 		t.Run(name, func(t *testing.T) {
@@ -218,6 +234,16 @@ func TestCaptures(t *testing.T) {
 					t.Fatal("the UPDATE split across two TCP segments was not reassembled and decoded")
 				}
 			}
+			if out := strings.TrimSuffix(strings.TrimSuffix(f, ".pcap"), ".pcapng") + ".out"; strings.Contains(f, "tcpdump") && malformedCaptures[name] == "" {
+				if want, ok := tcpdumpRoutes(t, out); ok {
+					got := slices.Clone(st.v4)
+					slices.Sort(got)
+					if !slices.Equal(got, want) {
+						t.Errorf("IPv4 routes differ from tcpdump's %s:\n got %v\nwant %v", filepath.Base(out), got, want)
+					}
+					oracleRoutes += len(want)
+				}
+			}
 			if why, bad := malformedCaptures[name]; !bad && len(st.resets) > 0 {
 				t.Errorf("well-formed capture needs a session reset: %v", st.resets[0])
 			} else if bad {
@@ -225,5 +251,43 @@ func TestCaptures(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("%d captures, %d BGP messages", len(files), total)
+	t.Logf("%d captures, %d BGP messages, %d IPv4 routes checked against tcpdump's decode", len(files), total, oracleRoutes)
+	if oracleRoutes < 50 {
+		t.Errorf("only %d routes compared with tcpdump's .out files", oracleRoutes)
+	}
+}
+
+var tcpdumpRoute = regexp.MustCompile(`^\s+(\d+\.\d+\.\d+\.\d+/\d+)(?:\s+Path Id: (\d+))?\s*$`)
+
+// tcpdumpRoutes returns the IPv4 prefixes tcpdump -v lists under "Updated
+// routes:" and "Withdrawn routes:" in a .out oracle file, sorted, in the
+// form the test collects ("p" or "p id N").
+func tcpdumpRoutes(t *testing.T, path string) ([]string, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	var out []string
+	in := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.Contains(line, "Updated routes:") || strings.Contains(line, "Withdrawn routes:") {
+			in = true
+			continue
+		}
+		m := tcpdumpRoute.FindStringSubmatch(line)
+		if in && m != nil {
+			x := m[1]
+			if m[2] != "" {
+				x += " id " + m[2]
+			}
+			out = append(out, x)
+			continue
+		}
+		in = false
+	}
+	slices.Sort(out)
+	return out, true
 }
