@@ -401,3 +401,29 @@ func TestServeShutdownRemovesSocket(t *testing.T) {
 		t.Errorf("request after shutdown succeeded")
 	}
 }
+
+func TestConcurrentClients(t *testing.T) {
+	path := start(t, &status.Snapshot{State: ubuntu2, Table: rib}, Options{})
+	errs := make(chan error, 40)
+	for i := range 20 {
+		go func() {
+			c, err := Dial(path)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			if i%2 == 0 {
+				_, err = c.Node(context.Background())
+			} else {
+				_, err = c.Routes(context.Background(), "10.244.0.0/16")
+			}
+			errs <- err
+		}()
+	}
+	for range 20 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

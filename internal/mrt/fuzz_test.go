@@ -25,6 +25,8 @@ func FuzzReader(f *testing.F) {
 			d    RouteDecoder
 			u    wire.Update
 			dump BGPDump
+			ss   Sessions
+			o    wire.Options
 			out  []byte
 		)
 		for n := 0; ; n++ {
@@ -61,8 +63,13 @@ func FuzzReader(f *testing.F) {
 					checkRIB(t, rec, &rib)
 				}
 			case TypeBGP4MP, TypeBGP4MPET:
-				if rec.BGP4MP(&mp) == nil && !mp.IsStateChange() {
-					_ = d.Update(&u, &mp)
+				if rec.BGP4MP(&mp) == nil {
+					ss.Observe(&mp)
+					if !mp.IsStateChange() {
+						_ = d.Update(&u, &mp)
+						o = ss.Options(&mp)
+						_ = d.DecodeMessage(&u, &mp, &o)
+					}
 				}
 			}
 		}

@@ -112,10 +112,12 @@ func readAll(r io.Reader) (countMap, error) {
 			derr = rec.BGP4MP(&mp)
 		}
 		if derr != nil {
-			key += "!" + derr.Error()
-			if len(key) > 120 {
-				key = key[:120]
+			// Only the deprecated and non-unicast record kinds may fail.
+			msg := errors.Unwrap(derr).Error()
+			if !strings.Contains(msg, "RIB_GENERIC") && !strings.Contains(msg, "deprecated BGP4MP subtype") {
+				return counts, derr
 			}
+			key += " skipped"
 		}
 		counts[key]++
 	}

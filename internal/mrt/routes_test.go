@@ -24,6 +24,7 @@ func TestRouteDecoderShared(t *testing.T) {
 		{"bgpdump__bview.64k_stream_overflow.gz", 23, 0},
 		{"bgpdump__bview.ipv4_unicast_add_path.gz", 62, 0},
 		{"bgpdump__bview.ipv6_unicast_add_path.gz", 62, 0},
+		{"bgpdump__updates.20020722.2238.gz", 825, 2419},
 		{"bgpdump__updates.20100722.2015.gz", 5067, 547},
 		{"bgpdump__updates.20160811.1600.gz", 39256, 1956},
 		{"bgpdump__updates.et-header.2015.gz", 577737, 3},
@@ -54,6 +55,8 @@ func countRoutes(r io.Reader) (routes, wdraw int, errs countMap, err error) {
 	var (
 		d   RouteDecoder
 		u   wire.Update
+		ss  Sessions
+		o   wire.Options
 		td  TableDump
 		rib RIB
 		mp  BGP4MP
@@ -108,13 +111,15 @@ func countRoutes(r io.Reader) (routes, wdraw int, errs countMap, err error) {
 			if err := rec.BGP4MP(&mp); err != nil {
 				return routes, wdraw, errs, err
 			}
+			ss.Observe(&mp)
 			if mp.IsStateChange() {
 				continue
 			}
 			if typ, err := mp.MessageType(); err != nil || typ != wire.MsgUpdate {
 				continue
 			}
-			if err := d.Update(&u, &mp); err != nil {
+			o = ss.Options(&mp)
+			if err := d.DecodeMessage(&u, &mp, &o); err != nil {
 				note(err)
 			}
 			routes += len(u.NLRI)
@@ -126,5 +131,30 @@ func countRoutes(r io.Reader) (routes, wdraw int, errs countMap, err error) {
 				wdraw += len(u.MPUnreach.NLRI)
 			}
 		}
+	}
+}
+
+// TestSessionsAddPath decodes BIRD dumps of ADD-PATH sessions recorded with
+// the plain MESSAGE_AS4 subtype: only the OPENs tell that NLRI carry path
+// identifiers. Without Sessions the wire decoder reads path IDs as prefix
+// lengths and resets.
+func TestSessionsAddPath(t *testing.T) {
+	dir := sharedDir(t)
+	for _, name := range []string{"mrtparse__bird_bgp.mrt", "mrtparse__bird6_bgp.mrt"} {
+		t.Run(name, func(t *testing.T) {
+			f, err := os.Open(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			routes, _, errs, err := countRoutes(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(errs) != 0 || routes == 0 {
+				t.Fatalf("%d routes, wire errors %v", routes, errs)
+			}
+			t.Logf("%d routes", routes)
+		})
 	}
 }

@@ -138,9 +138,9 @@ func appendKey(b []byte, a *wire.Attrs) []byte {
 	if a.Has(wire.AttrAS4Path) {
 		b = appendSegsKey(b, a.AS4Path)
 	}
-	if a.Has(wire.AttrNextHop) {
-		b = appendAddrKey(b, a.NextHop)
-	}
+	// The next hop is keyed whether or not NEXT_HOP is present: IPv6 (MP)
+	// routes carry theirs in the field without the attribute.
+	b = appendAddrKey(b, a.NextHop)
 	if a.Has(wire.AttrMED) {
 		b = u32(b, a.MED)
 	}

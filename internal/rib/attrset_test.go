@@ -17,6 +17,8 @@ func TestInternKeys(t *testing.T) {
 		{"MED 0 present", mkAttrs(nh("10.0.0.1"), med(0))},
 		{"LOCAL_PREF 0 present", mkAttrs(nh("10.0.0.1"), lp(0))},
 		{"no NEXT_HOP", mkAttrs()},
+		{"MP next hop (no NEXT_HOP attribute)", mkAttrs(func(a *wire.Attrs) { a.NextHop = ip("fd00::1") })},
+		{"other MP next hop", mkAttrs(func(a *wire.Attrs) { a.NextHop = ip("fd00::2") })},
 		{"IPv4-mapped next hop", mkAttrs(func(a *wire.Attrs) { a.NextHop = ip("::ffff:10.0.0.1"); a.Set(wire.AttrNextHop) })},
 		{"origin EGP", mkAttrs(nh("10.0.0.1"), origin(wire.OriginEGP))},
 		{"path 1 2", mkAttrs(nh("10.0.0.1"), seq(1, 2))},

@@ -1,14 +1,19 @@
 package rib
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"runtime"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/kbgp/kbgp/internal/bgp/wire"
+	"github.com/kbgp/kbgp/internal/mrt"
 )
 
 const (
@@ -229,6 +234,88 @@ func BenchmarkExportFanout(b *testing.B) {
 			if enc != b.N*n {
 				b.Fatalf("%d announcements, want %d", enc, b.N*n)
 			}
+		})
+	}
+}
+
+// BenchmarkReplayFullTable replays a real full IPv4 table (PCH collector,
+// 2015: one iBGP peer, 577,706 prefixes in 89,679 UPDATEs) into a RIB:
+// real attribute diversity, one path per prefix (the worst case for bytes
+// per path: nothing is shared between paths of a prefix).
+func BenchmarkReplayFullTable(b *testing.B) {
+	file := filepath.Join(sharedMRT(b), "bgpdump__updates.et-header.2015.gz")
+	// Decode once, outside the timer.
+	fh, err := os.Open(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rd := mrt.NewReader(fh)
+	var ups []*wire.Update
+	var dec mrt.RouteDecoder
+	var m mrt.BGP4MP
+	var peerAddr netip.Addr
+	var peerAS, localAS uint32
+	for {
+		rec, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		if rec.Type != mrt.TypeBGP4MPET && rec.Type != mrt.TypeBGP4MP {
+			continue
+		}
+		if rec.BGP4MP(&m) != nil || m.IsStateChange() || m.Local() {
+			continue
+		}
+		if typ, err := m.MessageType(); err != nil || typ != wire.MsgUpdate {
+			continue
+		}
+		var u wire.Update
+		if err := dec.Update(&u, &m); err != nil {
+			continue
+		}
+		ups = append(ups, u.Clone())
+		peerAddr, peerAS, localAS = m.PeerAddr, m.PeerAS, m.LocalAS
+	}
+	fh.Close()
+	for _, up := range []bool{false, true} {
+		name := "loc-rib"
+		if up {
+			name = "with-adj-rib-out"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			var perPath float64
+			var s Stats
+			var cpu time.Duration
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				base := heapInUse()
+				r := New(Options{RouterID: ip("10.255.255.1")})
+				id, _ := r.AddPeer(PeerConfig{Addr: peerAddr, LocalAS: localAS, RemoteAS: peerAS})
+				if up {
+					r.Up(id, Session{RouterID: ip("10.77.0.1"), AS4: true, Families: []FamilySession{{Family: wire.IPv4Unicast}}})
+				}
+				b.StartTimer()
+				c0 := cpuTime()
+				for _, u := range ups {
+					r.ApplyUpdate(id, u)
+				}
+				r.Drain()
+				cpu += cpuTime() - c0
+				b.StopTimer()
+				r.Drain()
+				s = r.Stats()
+				perPath = float64(heapInUse()-base) / float64(s.Paths)
+				runtime.KeepAlive(r)
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(s.Paths), "paths")
+			b.ReportMetric(float64(s.AttrSets), "attrsets")
+			b.ReportMetric(perPath, "bytes/path")
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N)/float64(s.Paths), "cpu-ns/path")
 		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kbgp/kbgp/internal/bgp/fsm"
 	"github.com/kbgp/kbgp/internal/bgp/wire"
+	"github.com/kbgp/kbgp/internal/rib"
 )
 
 // rawConn is a hand-driven BGP peer.
@@ -234,5 +235,160 @@ func TestEnhancedRouteRefresh(t *testing.T) {
 	}
 	if want := []string{"BoRR", "10.7.0.0/24", "EoRR"}; len(seq) != 3 || seq[0] != want[0] || seq[1] != want[1] || seq[2] != want[2] {
 		t.Errorf("refresh sequence %v, want %v", seq, want)
+	}
+}
+
+// TestSelectionDeferral: a restarting kbgp (RFC 4724 §4.1) selects no
+// routes until its graceful-restart peer sent End-of-RIB, or until the
+// selection deferral timer expires.
+func TestSelectionDeferral(t *testing.T) {
+	checkLeaks(t)
+	for _, sendEoR := range []bool{true, false} {
+		t.Run(map[bool]string{true: "until End-of-RIB", false: "until the timer"}[sendEoR], func(t *testing.T) {
+			const deferral = 1500 * time.Millisecond
+			start := time.Now()
+			sp, err := New(context.Background(), Config{LocalAS: 65001, RouterID: netip.MustParseAddr("10.0.0.1"),
+				Listen: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}, SelectionDeferral: deferral, Logger: testLogger(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(sp.Close)
+			s := &node{Speaker: sp, addr: netip.MustParseAddr("127.0.0.1")}
+			peerAddr := netip.MustParseAddr("127.0.0.2")
+			ctx := context.Background()
+			if err := s.AddPeer(ctx, PeerConfig{Session: fsm.Config{PeerAS: 65002, PeerAddr: peerAddr, Passive: true,
+				GracefulRestart: &fsm.GRConfig{RestartTime: 120 * time.Second, Restarting: true}}}); err != nil {
+				t.Fatal(err)
+			}
+			r := dialRaw(t, peerAddr, s.Addrs()[0])
+			theirs := r.open(grOpen(false))
+			if !theirs.Caps.GracefulRestart.Restarting {
+				t.Error("R bit not set in kbgp's OPEN")
+			}
+			r.announce("10.8.0.0/24")
+			time.Sleep(300 * time.Millisecond)
+			if bs, _ := s.BestPaths(ctx); len(bs) != 0 {
+				t.Fatalf("routes selected during deferral: %v", bs)
+			}
+			if sendEoR {
+				r.write(wire.AppendEndOfRIB(nil, wire.IPv4Unicast))
+			}
+			waitRoute(t, s, "10.8.0.0/24", present)
+			el := time.Since(start)
+			if sendEoR && el >= deferral {
+				t.Errorf("selection resumed after %v, not at End-of-RIB", el)
+			}
+			if !sendEoR && el < deferral {
+				t.Errorf("selection resumed after %v, before the %v timer", el, deferral)
+			}
+			// kbgp's own End-of-RIB follows its (deferred) initial table.
+			r.expectEoR(wire.IPv4Unicast)
+		})
+	}
+}
+
+// TestLongLivedGracefulRestart: when the GR restart time passes, routes of
+// a peer that negotiated LLGR (RFC 9494) stay as LLGR-stale, tagged with the
+// LLGR_STALE community, until the long-lived stale time passes.
+func TestLongLivedGracefulRestart(t *testing.T) {
+	checkLeaks(t)
+	s := newNode(t, "127.0.0.1", 65001, "10.0.0.1")
+	peerAddr := netip.MustParseAddr("127.0.0.2")
+	ctx := context.Background()
+	if err := s.AddPeer(ctx, PeerConfig{Session: fsm.Config{PeerAS: 65002, PeerAddr: peerAddr, Passive: true,
+		GracefulRestart: &fsm.GRConfig{RestartTime: 120 * time.Second, LLGRStaleTime: time.Hour}}}); err != nil {
+		t.Fatal(err)
+	}
+	r := dialRaw(t, peerAddr, s.Addrs()[0])
+	o := grOpen(false)
+	o.Caps.GracefulRestart.Time = 1
+	o.Caps.HasLongLivedGR = true
+	o.Caps.LongLivedGR = []wire.LLGRFamily{{Family: wire.IPv4Unicast, StaleTime: 2}}
+	theirs := r.open(o)
+	if !theirs.Caps.HasLongLivedGR || len(theirs.Caps.LongLivedGR) == 0 || theirs.Caps.LongLivedGR[0].StaleTime != 3600 {
+		t.Errorf("kbgp's LLGR capability: %+v", theirs.Caps.LongLivedGR)
+	}
+	r.announce("10.9.0.0/24")
+	waitRoute(t, s, "10.9.0.0/24", present)
+	down := time.Now()
+	r.nc.Close()
+	llgrStale := func(b BestPath) bool {
+		if b.Withdrawn() {
+			return false
+		}
+		for _, c := range b.Attrs.Communities {
+			if c == wire.CommunityLLGRStale {
+				return true
+			}
+		}
+		return false
+	}
+	waitRoute(t, s, "10.9.0.0/24", llgrStale)
+	if el := time.Since(down); el < 900*time.Millisecond {
+		t.Errorf("LLGR-stale after %v, before the 1 s restart time", el)
+	}
+	waitRoute(t, s, "10.9.0.0/24", withdrawn)
+	if el := time.Since(down); el < 2900*time.Millisecond {
+		t.Errorf("removed after %v, before restart + long-lived stale time (3 s)", el)
+	}
+}
+
+// TestImportPolicyCounts: routes an import policy rejects count as received
+// but not accepted, and a policy-only UpdatePeer applies without a reset.
+func TestImportPolicyCounts(t *testing.T) {
+	checkLeaks(t)
+	s := newNode(t, "127.0.0.1", 65001, "10.0.0.1")
+	peerAddr := netip.MustParseAddr("127.0.0.2")
+	ctx := context.Background()
+	reject := func(p string) rib.PolicyFunc {
+		return func(in rib.PolicyInput, _ *wire.Attrs) bool { return in.Prefix != netip.MustParsePrefix(p) }
+	}
+	cfg := PeerConfig{Session: fsm.Config{PeerAS: 65002, PeerAddr: peerAddr, Passive: true},
+		Import: rib.Policy{Name: "no-10.66", Func: reject("10.66.0.0/24")}}
+	if err := s.AddPeer(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	r := dialRaw(t, peerAddr, s.Addrs()[0])
+	o := grOpen(false)
+	o.Caps.GracefulRestart = nil
+	o.Caps.RouteRefresh = true
+	r.open(o)
+	r.announce("10.65.0.0/24", "10.66.0.0/24", "10.67.0.0/24")
+	waitRoute(t, s, "10.65.0.0/24", present)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, _ := s.PeerStatus(peerAddr)
+		if st.PrefixesReceived[wire.IPv4Unicast] == 3 && st.Accepted[wire.IPv4Unicast] == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("received %v accepted %v, want 3 and 2", st.PrefixesReceived, st.Accepted)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if bs, _ := s.BestPaths(ctx); len(bs) != 2 {
+		t.Errorf("best paths %v, want 2", bs)
+	}
+	// Swap the policy function under the same name: no reset; kbgp asks
+	// the peer for a ROUTE-REFRESH (RFC 2918).
+	cfg.Import.Func = reject("10.67.0.0/24")
+	if err := s.UpdatePeer(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		typ, body := r.read()
+		if typ == wire.MsgRouteRefresh {
+			var rr wire.RouteRefresh
+			if err := rr.Decode(body); err != nil || rr.Family != wire.IPv4Unicast {
+				t.Fatalf("route refresh %+v %v", rr, err)
+			}
+			break
+		}
+	}
+	r.announce("10.65.0.0/24", "10.66.0.0/24", "10.67.0.0/24")
+	waitRoute(t, s, "10.66.0.0/24", present)
+	waitRoute(t, s, "10.67.0.0/24", withdrawn)
+	if st, _ := s.PeerStatus(peerAddr); st.Established != 1 || st.Accepted[wire.IPv4Unicast] != 2 {
+		t.Errorf("after the policy change: established %d accepted %v", st.Established, st.Accepted)
 	}
 }

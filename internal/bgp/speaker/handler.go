@@ -62,7 +62,10 @@ func (s *Speaker) peerUp(p *peer, epoch uint64, n *fsm.Negotiated, local netip.A
 	}
 	p.epoch, p.neg, p.local = epoch, n, local
 	p.overflowed = false
+	clear(p.eorIn)
+	defer s.checkDeferral()
 	clear(p.advertised)
+	clear(p.rejectedSet)
 	p.rejected = 0
 	// The rib's peer configuration needs the session's local address for
 	// next-hop self and, for dynamic peers, the peer's AS; re-register the
@@ -128,6 +131,9 @@ func (s *Speaker) peerUpdate(p *peer, epoch uint64, u *wire.Update) {
 		if len(n) == 0 {
 			return
 		}
+		for _, x := range n {
+			delete(p.rejectedSet[f], x)
+		}
 		if err := s.rib.Withdraw(p.id, f, n); err != nil {
 			s.log.Error("withdraw", "peer", p.cfg.Name, "err", err)
 		}
@@ -141,9 +147,29 @@ func (s *Speaker) peerUpdate(p *peer, epoch uint64, u *wire.Update) {
 			s.log.Error("update", "peer", p.cfg.Name, "err", err)
 			return
 		}
-		if rej > 0 {
-			p.rejected += uint64(rej)
-			s.log.Debug("routes rejected on import", "peer", p.cfg.Name, "family", f.String(), "count", rej, "first_reason", why.String())
+		set := p.rejectedSet[f]
+		if set == nil {
+			set = map[wire.NLRI]struct{}{}
+			p.rejectedSet[f] = set
+		}
+		for _, x := range n {
+			delete(set, x)
+		}
+		if rej == 0 {
+			return
+		}
+		p.rejected += uint64(rej)
+		s.log.Debug("routes rejected on import", "peer", p.cfg.Name, "family", f.String(), "count", rej, "first_reason", why.String())
+		if len(n) == 1 {
+			set[n[0]] = struct{}{}
+			return
+		}
+		// Find which: import checks and policies decide per route, so
+		// offer them one at a time (rare: only batches with rejections).
+		for i := range n {
+			if r, _, _ := s.rib.Update(p.id, f, n[i:i+1], a); r > 0 {
+				set[n[i]] = struct{}{}
+			}
 		}
 	}
 	withdraw(wire.IPv4Unicast, u.Withdrawn)
@@ -165,6 +191,8 @@ func (s *Speaker) peerEndOfRIB(p *peer, epoch uint64, f wire.Family) {
 	if s.byID[p.id] != p || p.epoch != epoch {
 		return
 	}
+	p.eorIn[f] = true
+	defer s.checkDeferral()
 	// RFC 4724 §4.2: "Once the End-of-RIB marker for an address family is
 	// received from the peer, it MUST immediately remove any routes from
 	// the peer that are still marked as stale for that address family."
@@ -192,6 +220,7 @@ func (s *Speaker) peerDown(p *peer, epoch uint64, reason *fsm.SessionError, keep
 	n := p.neg
 	p.epoch, p.neg, p.needEoR = 0, nil, false
 	clear(p.advertised)
+	clear(p.rejectedSet)
 	p.publish()
 	s.rib.Down(p.id)
 	grFams := map[wire.Family]bool{}

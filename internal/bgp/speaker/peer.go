@@ -19,9 +19,9 @@ import (
 type PeerStatus struct {
 	Name string
 	fsm.Status
-	// Accepted counts received routes rejected by no import check or policy
-	// (received minus rejected, per family); Advertised counts the routes
-	// currently advertised to the peer, per family.
+	// Accepted counts the received routes no import check or policy
+	// rejected, per family; Advertised counts the routes currently
+	// advertised to the peer, per family.
 	Accepted   map[wire.Family]int
 	Advertised map[wire.Family]int
 	// Rejected counts routes rejected on import since the session came up.
@@ -55,18 +55,23 @@ type peer struct {
 	needEoR    bool
 	overflowed bool
 	stale      map[wire.Family]*time.Timer // GR / LLGR timers of stale families
-	advertised map[wire.Family]int
-	rejected   uint64
+	eorIn      map[wire.Family]bool        // End-of-RIB received this period
+	// rejectedSet holds the received routes import checks or policy
+	// rejected, so that Accepted = received - rejected.
+	rejectedSet map[wire.Family]map[wire.NLRI]struct{}
+	advertised  map[wire.Family]int
+	rejected    uint64
 
 	mu   sync.Mutex // guards snap
 	snap struct {
 		advertised map[wire.Family]int
+		rejectedIn map[wire.Family]int
 		rejected   uint64
 	}
 }
 
 func (s *Speaker) newPeer(ctx context.Context, c PeerConfig) (*peer, error) {
-	p := &peer{sp: s, cfg: c, out: make(chan batch, s.cfg.ExportQueueLen), stale: map[wire.Family]*time.Timer{}, advertised: map[wire.Family]int{}}
+	p := &peer{sp: s, cfg: c, out: make(chan batch, s.cfg.ExportQueueLen), stale: map[wire.Family]*time.Timer{}, eorIn: map[wire.Family]bool{}, rejectedSet: map[wire.Family]map[wire.NLRI]struct{}{}, advertised: map[wire.Family]int{}}
 	p.ctx, p.stopSend = context.WithCancel(context.Background())
 	p.setPolicyFuncs(c)
 	sess, err := fsm.New(c.Session, (*handler)(p))
@@ -256,11 +261,11 @@ func (p *peer) status() PeerStatus {
 		st.Advertised[f] = n
 	}
 	st.Rejected = p.snap.rejected
-	p.mu.Unlock()
 	st.Accepted = map[wire.Family]int{}
 	for f, n := range st.PrefixesReceived {
-		st.Accepted[f] = n
+		st.Accepted[f] = max(n-p.snap.rejectedIn[f], 0)
 	}
+	p.mu.Unlock()
 	return st
 }
 
@@ -272,5 +277,9 @@ func (p *peer) publish() {
 		p.snap.advertised[f] = n
 	}
 	p.snap.rejected = p.rejected
+	p.snap.rejectedIn = make(map[wire.Family]int, len(p.rejectedSet))
+	for f, m := range p.rejectedSet {
+		p.snap.rejectedIn[f] = len(m)
+	}
 	p.mu.Unlock()
 }

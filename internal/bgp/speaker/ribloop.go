@@ -18,6 +18,9 @@ const maxBatchOps = 512
 func (s *Speaker) routineRIB() {
 	defer s.wg.Done()
 	defer func() {
+		if s.deferTimer != nil {
+			s.deferTimer.Stop()
+		}
 		for _, p := range s.byID {
 			for _, t := range p.stale {
 				t.Stop()
@@ -48,6 +51,17 @@ func (s *Speaker) routineRIB() {
 // to subscribers, Adj-RIB-Out changes to the peers of each update group,
 // End-of-RIB to peers that got their initial table.
 func (s *Speaker) flush() {
+	if s.deferring {
+		// RFC 4724 §4.1: the restarting speaker "MUST defer route
+		// selection for an address family until it either (a) receives
+		// the End-of-RIB marker from all its peers ... or (b) the
+		// Selection_Deferral_Timer ... expires". Work accumulates as dirty
+		// prefixes in the RIB until then.
+		for _, p := range s.byID {
+			p.publish()
+		}
+		return
+	}
 	ch := s.rib.Drain()
 	if len(ch.FIB) > 0 {
 		s.publishFIB(ch.FIB)
@@ -264,4 +278,38 @@ func familyOf(p netip.Prefix) (wire.Family, error) {
 		return wire.IPv4Unicast, nil
 	}
 	return wire.IPv6Unicast, nil
+}
+
+// endDeferral ends the restarting speaker's selection deferral.
+func (s *Speaker) endDeferral(why string) {
+	if !s.deferring {
+		return
+	}
+	s.deferring = false
+	s.deferTimer.Stop()
+	s.log.Info("graceful restart: route selection resumes", "reason", why)
+	s.flush()
+}
+
+// checkDeferral ends the deferral once every configured peer is
+// Established and, if it negotiated graceful restart, has sent End-of-RIB
+// for each of its families.
+func (s *Speaker) checkDeferral() {
+	if !s.deferring {
+		return
+	}
+	for _, p := range s.byID {
+		if p.epoch == 0 {
+			return
+		}
+		if len(p.neg.GRFamilies()) == 0 {
+			continue
+		}
+		for _, f := range p.neg.Families {
+			if !p.eorIn[f] {
+				return
+			}
+		}
+	}
+	s.endDeferral("End-of-RIB received from every peer")
 }

@@ -29,6 +29,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/kbgp/kbgp/internal/bgp/fsm"
 	"github.com/kbgp/kbgp/internal/bgp/wire"
@@ -47,6 +48,12 @@ type Config struct {
 	RIB rib.Options
 	// Logger receives session state changes and errors (default: discard).
 	Logger *slog.Logger
+	// SelectionDeferral makes the speaker a restarting speaker (RFC 4724
+	// §4.1): it defers best-path selection, FIB updates and exports until
+	// every peer that negotiated graceful restart has sent End-of-RIB for
+	// all its families, or until this much time has passed. Set the peers'
+	// GracefulRestart.Restarting (R bit) with it. 0 disables deferral.
+	SelectionDeferral time.Duration
 	// QueueLen bounds the RIB operation queue (default 256) and each peer's
 	// export batch queue (default 1024).
 	QueueLen, ExportQueueLen int
@@ -102,6 +109,10 @@ type Speaker struct {
 	fib   map[fibKey]BestPath
 	subs  map[*Subscription]struct{}
 	local map[fibKey]wire.Attrs
+	// deferring is true while the restarting speaker waits for End-of-RIB
+	// (SelectionDeferral); deferTimer ends it at the latest.
+	deferring  bool
+	deferTimer *time.Timer
 }
 
 // New starts a speaker: it opens the listeners and starts the RIB
@@ -141,6 +152,10 @@ func New(ctx context.Context, cfg Config) (*Speaker, error) {
 			return nil, fmt.Errorf("speaker: %w", err)
 		}
 		s.listeners = append(s.listeners, ln)
+	}
+	if cfg.SelectionDeferral > 0 {
+		s.deferring = true
+		s.deferTimer = s.afterRIB(cfg.SelectionDeferral, func() { s.endDeferral("selection deferral timer expired") })
 	}
 	s.wg.Add(1)
 	go s.routineRIB()

@@ -154,6 +154,18 @@ func (u *Update) decodeAttr(flags uint8, t AttrType, val, raw []byte, o *Options
 			taw(UpdateMalformedASPath, "%v", err)
 			return
 		}
+		// RFC 5065 §5.3: confederation segments must not reach a peer
+		// outside the confederation; received from such an external peer
+		// the AS_PATH is malformed (treat-as-withdraw, RFC 7606 §7.2).
+		if o != nil && o.EBGP {
+			for _, s := range segs {
+				if s.Type == ASConfedSequence || s.Type == ASConfedSet {
+					a.ASPath = a.ASPath[:0]
+					taw(UpdateMalformedASPath, "confederation segment from an external peer")
+					return
+				}
+			}
+		}
 	case AttrNextHop:
 		// RFC 7606 §7.3: "The attribute is considered malformed if its
 		// length is not 4 ... treat-as-withdraw".

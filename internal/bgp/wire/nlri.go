@@ -53,18 +53,6 @@ func appendPrefix(b []byte, n NLRI, addPath bool) []byte {
 	return b
 }
 
-// nlriLen returns the encoded size of n.
-func nlriLen(n []NLRI, addPath bool) int {
-	l := 0
-	for i := range n {
-		l += 1 + (n[i].Prefix.Bits()+7)/8
-		if addPath {
-			l += 4
-		}
-	}
-	return l
-}
-
 // decodeNLRI appends the prefixes of family afi encoded in b to dst.
 // Host bits are cleared (bgpdump shows 11.13.0.0/13 as 11.8.0.0/13).
 func decodeNLRI(dst []NLRI, b []byte, afi AFI, addPath bool) ([]NLRI, error) {

@@ -215,6 +215,22 @@ func TestMalformedRegressions(t *testing.T) {
 			},
 		},
 		{
+			name: "confederation segment from an external peer",
+			msg: func(t *testing.T) []byte {
+				return mkUpdate(t, "", "40010100 40020c 0301 0000fc00 0201 0000fde9 400304c0000201", "180a0a0a")
+			},
+			o:      Options{AS4: true, EBGP: true},
+			action: ActionTreatAsWithdraw, attr: AttrASPath, wantNLRI: 1,
+		},
+		{
+			name: "confederation segment from an internal peer is fine",
+			msg: func(t *testing.T) []byte {
+				return mkUpdate(t, "", "40010100 40020c 0301 0000fc00 0201 0000fde9 400304c0000201", "180a0a0a")
+			},
+			o:        Options{AS4: true},
+			wantNLRI: 1,
+		},
+		{
 			name: "AS4_PATH with a confederation segment is discarded",
 			msg: func(t *testing.T) []byte {
 				return mkUpdate(t, "", "40010100 40020402015ba0 400304c0000201 c01106 0301fa56ea00", "180a0a0a")
