@@ -29,6 +29,8 @@ func newRootCmd() *cobra.Command {
 		newMRTCmd(),
 		newApplyCmd(), newGetCmd(), newDeleteCmd(), newLabelCmd(), newAnnotateCmd(),
 		newNodeCmd(), newHealthCmd(),
+		newAgentCmd(),
+		newLabCmd(),
 	)
 	return root
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kbgp/kbgp/api"
 	"github.com/kbgp/kbgp/internal/bgp/speaker"
 	"github.com/kbgp/kbgp/internal/bgp/wire"
 	"github.com/kbgp/kbgp/internal/config"

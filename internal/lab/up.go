@@ -31,6 +31,9 @@ type Options struct {
 	Out io.Writer
 	// Timeout bounds the wait for BGP sessions in Up; default 90s.
 	Timeout time.Duration
+	// NoAgents brings up the network, pods, services, router and stores
+	// but starts no agents (to run kbgp agent by hand with `lab exec`).
+	NoAgents bool
 }
 
 func (o *Options) fill() error {

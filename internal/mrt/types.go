@@ -15,8 +15,10 @@
 // RouteDecoder turns records into wire.Update values: BGP4MP messages with
 // the options their subtype implies, TABLE_DUMP(_V2) routes as an UPDATE
 // announcing the route's prefix (with the abbreviated MP_REACH_NLRI of
-// RFC 6396 §4.3.4 handled here). BGPDump and WriteBGPDump render records the
-// way `bgpdump -m` does, one line per prefix; they back `kbgp mrt dump`.
+// RFC 6396 §4.3.4 handled here); Sessions supplies the options of
+// pre-RFC 8050 ADD-PATH sessions from their OPENs. BGPDump and WriteBGPDump
+// render records the way `bgpdump -m` does, one line per prefix; they back
+// `kbgp mrt dump`.
 package mrt
 
 import (

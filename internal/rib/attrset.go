@@ -15,7 +15,7 @@ type AttrSet struct {
 	Attrs wire.Attrs
 	key   string
 	refs  int32
-	enc   [2][]byte // cached encodings: [0] 2-octet AS, [1] 4-octet AS
+	enc   *[2][]byte // cached encodings: [0] 2-octet AS, [1] 4-octet AS; allocated on first use
 }
 
 // Encoded returns the attribute bytes of the set as encoded by enc for a
@@ -28,12 +28,15 @@ func (s *AttrSet) Encoded(as4 bool, enc func(b []byte, a *wire.Attrs) ([]byte, e
 	if as4 {
 		i = 1
 	}
-	if s.enc[i] != nil {
+	if s.enc != nil && s.enc[i] != nil {
 		return s.enc[i], nil
 	}
 	b, err := enc(nil, &s.Attrs)
 	if err != nil {
 		return nil, err
+	}
+	if s.enc == nil {
+		s.enc = new([2][]byte)
 	}
 	s.enc[i] = b
 	return b, nil

@@ -147,18 +147,23 @@ func (s *Session) Start() error {
 // carrying msg as the RFC 9003 Shutdown Communication (cut to 128 bytes)
 // and stay Idle until Start.
 func (s *Session) Stop(msg string) error {
-	return s.stopWith(wire.CeaseAdminShutdown, msg, true)
+	return s.stopWith(shutdownNotification(wire.CeaseAdminShutdown, msg), true)
 }
 
 // Restart closes the session with Cease / Administrative Reset (RFC 4486)
 // carrying msg, then connects again: the reset for a changed configuration
 // or an operator's request.
 func (s *Session) Restart(msg string) error {
-	return s.stopWith(wire.CeaseAdminReset, msg, false)
+	return s.stopWith(shutdownNotification(wire.CeaseAdminReset, msg), false)
 }
 
-func (s *Session) stopWith(sub uint8, msg string, stay bool) error {
-	n := shutdownNotification(sub, msg)
+// RestartWith closes the session with NOTIFICATION n (e.g. Cease / Out of
+// Resources) and connects again.
+func (s *Session) RestartWith(n *wire.Notification) error {
+	return s.stopWith(n, false)
+}
+
+func (s *Session) stopWith(n *wire.Notification, stay bool) error {
 	return s.do(func() {
 		s.adminDown = true
 		cause := &SessionError{Class: ClassAdmin, Notification: n, Peer: s.cfg.PeerAddr, At: time.Now()}

@@ -392,3 +392,70 @@ func TestImportPolicyCounts(t *testing.T) {
 		t.Errorf("after the policy change: established %d accepted %v", st.Established, st.Accepted)
 	}
 }
+
+// TestSlowPeerIsReset: a peer that stops reading cannot make kbgp queue
+// without bound or stall other work: once its export queue is full it is
+// reset with Cease / Out of Resources (RFC 4486).
+func TestSlowPeerIsReset(t *testing.T) {
+	checkLeaks(t)
+	sp, err := New(context.Background(), Config{LocalAS: 65001, RouterID: netip.MustParseAddr("10.0.0.1"),
+		Listen: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}, ExportQueueLen: 4, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sp.Close)
+	peerAddr := netip.MustParseAddr("127.0.0.2")
+	ctx := context.Background()
+	if err := sp.AddPeer(ctx, PeerConfig{Session: fsm.Config{PeerAS: 65002, PeerAddr: peerAddr, Passive: true, QueueLen: 1},
+		NextHopSelf4: netip.MustParseAddr("192.0.2.1")}); err != nil {
+		t.Fatal(err)
+	}
+	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(peerAddr, 0)), Timeout: 2 * time.Second}
+	// A small receive buffer so the peer's window fills quickly.
+	d.Control = func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}
+	nc, err := d.Dial("tcp", sp.Addrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	r := &rawConn{t: t, nc: nc}
+	o := grOpen(false)
+	o.Caps.GracefulRestart = nil
+	r.open(o)
+	// Each origination is its own ~3 KB UPDATE; the peer reads nothing.
+	var attrs wire.Attrs
+	for i := range 700 {
+		attrs.Communities = append(attrs.Communities[:0], wire.Community(i))
+		for j := range 700 {
+			attrs.Communities = append(attrs.Communities, wire.Community(j<<16|i))
+		}
+		attrs.Set(wire.AttrCommunities)
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 70, byte(i >> 8), byte(i)}), 32)
+		if err := sp.Originate(ctx, p, attrs); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := sp.PeerStatus(peerAddr); st.Flaps > 0 {
+			break
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, _ := sp.PeerStatus(peerAddr)
+		if st.Flaps > 0 {
+			if n := st.LastError.Notification; n == nil || n.Code != wire.NotifCease || n.Subcode != wire.CeaseOutOfResources {
+				t.Errorf("reset with %v, want Cease / Out of Resources", st.LastError)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("slow peer never reset: %+v", st.Status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The speaker still works.
+	if _, err := sp.BestPaths(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

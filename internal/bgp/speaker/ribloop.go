@@ -145,7 +145,8 @@ func (s *Speaker) sendBatch(p *peer, msgs [][]byte) {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			sess.Restart("kbgp: export queue overflow")
+			// RFC 4486 §4 subcode 8: "Out of Resources".
+			sess.RestartWith(&wire.Notification{Code: wire.NotifCease, Subcode: wire.CeaseOutOfResources})
 		}()
 	}
 }

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kbgp/kbgp/internal/agent"
+	"github.com/kbgp/kbgp/internal/ctlapi"
+	"github.com/kbgp/kbgp/internal/fib"
+	"github.com/kbgp/kbgp/internal/store"
+)
+
+// newAgentCmd is `kbgp agent`, the node agent (internal/agent).
+func newAgentCmd() *cobra.Command {
+	var (
+		node, storeDir, ip4, ip4Method, ip6, ip6Method string
+		listen                                         []string
+		logLevel, logFormat, socket, metricsAddr       string
+		fibProto                                       uint8
+		drain                                          bool
+		connectRetry, grHold                           time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run the node agent: BGP speaker, route reflector and kernel route programming",
+		Long: `Run kbgp on this node. The agent registers (or updates) its Node resource with
+its autodetected BGP address, watches the datastore, compiles this node's
+desired BGP state and applies every change to its BGP speaker without
+resetting unaffected sessions, and programs the learned routes into the
+kernel. It serves kbgp node status/peers/routes and kbgp health on its unix
+control socket and, optionally, Prometheus metrics on a loopback address.
+
+A resource that fails validation never takes the node down: the agent keeps
+running on its last good state, reports the error (logs, node status,
+kbgp_config_valid) and applies the next good one.
+
+Exit (SIGTERM, SIGINT): by default the agent closes its BGP connections
+without a NOTIFICATION and leaves its kernel routes in place, so that peers
+keep its routes under graceful restart and forwarding continues while it
+restarts (a rolling update). With --drain-on-exit it withdraws its routes,
+closes every session with an RFC 9003 shutdown message and removes its
+kernel routes (the node is leaving).
+
+Every other setting comes from the resources (BGPConfiguration, BGPPeer,
+BGPFilter, Node, IPPool).`,
+		Example: `  kbgp agent --store /var/lib/kbgp/store
+  NODENAME=ubuntu-2 IP_AUTODETECTION_METHOD=can-reach=172.16.30.254 kbgp agent`,
+		Args: cobra.NoArgs,
+	}
+	f := cmd.Flags()
+	f.StringVar(&node, "node-name", "", "this node's name (default $NODENAME, $KBGP_NODE, else the hostname)")
+	f.StringVar(&storeDir, "store", "", "file datastore directory (default $"+store.EnvDir+" or "+store.DefaultDir+")")
+	f.StringVar(&ip4, "ip", "", "IPv4 BGP address: autodetect, none or a CIDR such as 172.16.30.101/24 (default $IP or autodetect)")
+	f.StringVar(&ip4Method, "ip-autodetection-method", "", "first-found, interface=REGEX, skip-interface=REGEX, can-reach=IP or cidr=CIDR (default $IP_AUTODETECTION_METHOD or first-found)")
+	f.StringVar(&ip6, "ip6", "", "IPv6 BGP address: autodetect, none or a CIDR (default $IP6 or none)")
+	f.StringVar(&ip6Method, "ip6-autodetection-method", "", "as --ip-autodetection-method, for IPv6 (default $IP6_AUTODETECTION_METHOD or first-found)")
+	f.StringSliceVar(&listen, "listen", nil, "BGP listen address:port, repeatable (default: the BGPConfiguration's bindMode and listenPort)")
+	f.StringVar(&logLevel, "log-level", "", "debug, info, warning or error (default: the BGPConfiguration's logSeverityScreen)")
+	f.StringVar(&logFormat, "log-format", "text", "text or json")
+	f.StringVar(&socket, "socket", "", "control API unix socket (default $"+ctlapi.SocketEnv+" or "+ctlapi.DefaultSocket+")")
+	f.StringVar(&metricsAddr, "metrics-addr", "", "loopback host:port for /metrics, /livez and /readyz (default: none)")
+	f.Uint8Var(&fibProto, "fib-protocol", fib.DefaultProtocol, "rtm_protocol number of kbgp's kernel routes (ip route show proto N)")
+	f.BoolVar(&drain, "drain-on-exit", false, "on exit withdraw routes, send Cease (RFC 9003) and remove kernel routes instead of a graceful-restart exit")
+	f.DurationVar(&connectRetry, "connect-retry", 0, "BGP ConnectRetry time (default 5s)")
+	f.DurationVar(&grHold, "graceful-restart-hold", 0, "after a restart, longest time to keep the adopted kernel routes untouched while sessions come back (default 2m)")
+
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if node == "" {
+			node = firstEnv("NODENAME", "KBGP_NODE")
+		}
+		if node == "" {
+			h, err := os.Hostname()
+			if err != nil {
+				return fmt.Errorf("no node name: set --node-name or $NODENAME (hostname: %w)", err)
+			}
+			node = strings.ToLower(h)
+		}
+		level := new(slog.LevelVar)
+		fromConfig := logLevel == ""
+		if !fromConfig {
+			l, err := parseLevel(logLevel)
+			if err != nil {
+				return err
+			}
+			level.Set(l)
+		}
+		var h slog.Handler
+		hopts := &slog.HandlerOptions{Level: level}
+		switch logFormat {
+		case "text":
+			h = slog.NewTextHandler(cmd.ErrOrStderr(), hopts)
+		case "json":
+			h = slog.NewJSONHandler(cmd.ErrOrStderr(), hopts)
+		default:
+			return fmt.Errorf("--log-format %q: want text or json", logFormat)
+		}
+		var listenAddrs []netip.AddrPort
+		for _, s := range listen {
+			ap, err := netip.ParseAddrPort(s)
+			if err != nil {
+				return fmt.Errorf("--listen %q: want address:port such as 0.0.0.0:179 or [::]:179: %w", s, err)
+			}
+			listenAddrs = append(listenAddrs, ap)
+		}
+		ds, err := store.Open(store.Dir(storeDir), nil)
+		if err != nil {
+			return fmt.Errorf("opening the datastore: %w", err)
+		}
+		opts := agent.Options{
+			Node:         node,
+			Store:        ds,
+			IPv4:         agent.Address{Mode: orEnv(ip4, "IP"), Method: orEnv(ip4Method, "IP_AUTODETECTION_METHOD")},
+			IPv6:         agent.Address{Mode: orEnv(ip6, "IP6"), Method: orEnv(ip6Method, "IP6_AUTODETECTION_METHOD")},
+			Listen:       listenAddrs,
+			Socket:       ctlapi.SocketPath(socket),
+			MetricsAddr:  metricsAddr,
+			FIBProtocol:  fibProto,
+			Logger:       slog.New(h),
+			DrainOnExit:  drain,
+			ConnectRetry: connectRetry,
+			GRHold:       grHold,
+		}
+		if opts.IPv6.Mode == "" {
+			opts.IPv6.Mode = "none"
+		}
+		if fromConfig {
+			opts.Level = level
+		}
+		a, err := agent.New(opts)
+		if err != nil {
+			return err
+		}
+		ctx, stop := signal.NotifyContext(ctx(cmd), syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
+		return a.Run(ctx)
+	}
+	return cmd
+}
+
+func firstEnv(names ...string) string {
+	for _, n := range names {
+		if v := os.Getenv(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func orEnv(v, env string) string {
+	if v != "" {
+		return v
+	}
+	return os.Getenv(env)
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warning", "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("--log-level %q: want debug, info, warning or error", s)
+}
