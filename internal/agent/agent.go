@@ -111,6 +111,7 @@ type Agent struct {
 	metrics *metrics.Collector
 	gauges  *configGauges
 
+	tick time.Duration // heartbeat and bad-resource recheck interval
 	kick chan struct{} // wake the FIB programmer
 	spCh chan struct{} // the speaker was replaced
 
@@ -162,6 +163,7 @@ func New(opts Options) (*Agent, error) {
 	a := &Agent{
 		opts:     opts,
 		log:      opts.Logger.With("node", opts.Node),
+		tick:     heartbeat,
 		kick:     make(chan struct{}, 1),
 		spCh:     make(chan struct{}, 1),
 		peers:    map[string]*peerEntry{},

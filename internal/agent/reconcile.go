@@ -27,7 +27,7 @@ func (a *Agent) routineConfig(ctx context.Context, events <-chan store.Event) er
 	var cache store.Cache
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()
-	tick := time.NewTicker(heartbeat)
+	tick := time.NewTicker(a.tick)
 	defer tick.Stop()
 	a.progress("config")
 	for {
@@ -65,7 +65,33 @@ func (a *Agent) routineConfig(ctx context.Context, events <-chan store.Event) er
 			a.reconcileResources(ctx, cache.Resources())
 			a.progress("config")
 		case <-tick.C:
+			a.recheckBad(ctx)
 			a.progress("config")
+		}
+	}
+}
+
+// recheckBad forgets rejected resources that are gone or readable again.
+// The file store reports nothing when a file that never decoded is
+// removed, so the agent asks the store directly.
+func (a *Agent) recheckBad(ctx context.Context) {
+	a.mu.Lock()
+	var keys []string
+	for k := range a.badRes {
+		keys = append(keys, k)
+	}
+	a.mu.Unlock()
+	for _, k := range keys {
+		kind, name, _ := strings.Cut(k, "/")
+		if name == "" {
+			continue // a directory-level error: cleared by the next good event
+		}
+		_, err := a.opts.Store.Get(ctx, kind, name)
+		if err == nil || store.IsNotFound(err) {
+			a.mu.Lock()
+			delete(a.badRes, k)
+			a.mu.Unlock()
+			a.log.Info("datastore resource no longer rejected", "resource", k)
 		}
 	}
 }

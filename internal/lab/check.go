@@ -40,7 +40,7 @@ func Check(ctx context.Context, dir string, out io.Writer, opt CheckOptions) err
 	}
 	t := s.Topology
 	fmt.Fprintf(out, "== probes from %s: %d TCP connections + HTTP GET per target\n", t.Client.Name, opt.Connections)
-	rs := Probe(s, t.Targets(), opt.Connections, opt.Timeout)
+	rs := Probe(s, t.Targets(s.AgentServices), opt.Connections, opt.Timeout)
 	WriteTable(out, rs)
 	var failed []string
 	for _, r := range rs {

@@ -134,7 +134,7 @@ func (u *upper) router() error {
 func (t *Topology) Registration() string {
 	var b strings.Builder
 	for i, n := range t.Nodes {
-		fmt.Fprintf(&b, "apiVersion: projectcalico.org/v3\nkind: Node\nmetadata:\n  name: %s\n  labels:\n    kubernetes.io/hostname: %s\nspec:\n  bgp:\n", n.Name, n.Name)
+		fmt.Fprintf(&b, "apiVersion: kbgp.io/v1\nkind: Node\nmetadata:\n  name: %s\n  labels:\n    kubernetes.io/hostname: %s\nspec:\n  bgp:\n", n.Name, n.Name)
 		for _, a := range n.Addresses {
 			k := "ipv4Address"
 			if a.Addr().Is6() {
@@ -212,17 +212,18 @@ func (u *upper) stores() error {
 // agentFlags are the optional flags this build's `kbgp agent` supports.
 func (u *upper) agentFlags() (map[string]bool, error) {
 	out, err := exec.Command(u.s.Binary, "agent", "--help").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--node") {
+	if err != nil || !strings.Contains(string(out), "--node-name") {
 		return nil, fmt.Errorf("this kbgp build has no usable `kbgp agent` (%s agent --help: %v)", u.s.Binary, err)
 	}
 	flags := map[string]bool{}
-	for _, f := range []string{"--services", "--listen", "--metrics-listen", "--probe-listen"} {
+	for _, f := range []string{"--services", "--ip", "--ip6", "--connect-retry"} {
 		flags[f] = strings.Contains(string(out), f+" ")
 	}
 	return flags, nil
 }
 
-// agents starts `kbgp agent` in every node's namespace.
+// agents starts `kbgp agent` in every node's namespace, with the node's
+// address given explicitly (--ip) rather than autodetected.
 func (u *upper) agents() error {
 	if u.opt.NoAgents {
 		return nil
@@ -231,8 +232,17 @@ func (u *upper) agents() error {
 	if err != nil {
 		return err
 	}
+	u.s.AgentServices = flags["--services"]
 	for _, n := range u.s.Topology.Nodes {
-		argv := []string{u.s.Binary, "agent", "--node", n.Name, "--store", u.s.Store(n.Name), "--socket", u.s.Socket(n.Name)}
+		argv := []string{u.s.Binary, "agent", "--node-name", n.Name, "--store", u.s.Store(n.Name), "--socket", u.s.Socket(n.Name)}
+		for _, a := range n.Addresses {
+			if f := map[bool]string{true: "--ip", false: "--ip6"}[a.Addr().Is4()]; flags[f] {
+				argv = append(argv, f, a.String())
+			}
+		}
+		if flags["--connect-retry"] {
+			argv = append(argv, "--connect-retry", "1s")
+		}
 		if flags["--services"] {
 			argv = append(argv, "--services", filepath.Join(u.s.HostDir(n.Name), "services.json"))
 		}

@@ -47,7 +47,7 @@ type Target struct {
 //     client with the pod's source address, which the client resets. This
 //     is the seed's failure 1, with kube-proxy's DNAT (no SNAT) instead of
 //     IPVS; no BGP layout avoids it.
-func (t *Topology) Targets() []Target {
+func (t *Topology) Targets(agentServices bool) []Target {
 	var ts []Target
 	for _, p := range t.Pods() {
 		ts = append(ts, Target{Name: p.Name, Addr: netip.AddrPortFrom(p.Addr, 80), Expect: MustWork, Why: "pod route from the node's block"})
@@ -55,6 +55,8 @@ func (t *Topology) Targets() []Target {
 	for _, s := range t.Services {
 		tg := Target{Name: "svc/" + s.Name, Addr: netip.AddrPortFrom(s.IP, s.Port)}
 		switch {
+		case s.ExternalTrafficPolicy == "Local" && !agentServices:
+			tg.Expect, tg.Why = PartialFailure, "ETP Local, but this kbgp agent takes no service input (no --services): no /32 advertised"
 		case s.ExternalTrafficPolicy == "Local":
 			tg.Expect, tg.Why = MustWork, "ETP Local: /32 from the endpoint nodes, local DNAT"
 		case len(t.Nodes) == 1:

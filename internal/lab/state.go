@@ -36,6 +36,9 @@ type State struct {
 	Namespaces []Namespace `json:"namespaces"`
 	Links      []string    `json:"links"`
 	Processes  []Process   `json:"processes"`
+	// AgentServices is set when the agents were given the services
+	// (their --services flag); without it no node advertises a service /32.
+	AgentServices bool `json:"agentServices"`
 	// Ready is set when `up` finished.
 	Ready bool `json:"ready"`
 }

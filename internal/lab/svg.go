@@ -85,7 +85,7 @@ func mergeSessions(all []Session) []Session {
 // arcs under the nodes. Green means Established.
 func Picture(t *Topology, sessions []Session) []byte {
 	const (
-		boxW, boxH = 170, 0
+		boxW = 190
 		gap        = 30
 		top        = 50
 	)
@@ -116,10 +116,9 @@ func Picture(t *Topology, sessions []Session) []byte {
 			w(`<text x="%d" y="%d"%s>%s</text>`, x+8, y+18+16*i, weight, esc(l))
 		}
 	}
-	_ = boxH
 	routerBottom := top + 90 + 60
 	w(`<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#333" stroke-width="2"/>`, cx+boxW, top+110, rx, top+110)
-	box(cx, top+60, 80, "#eef3fb", append([]string{t.Client.Name + " (client)"}, prefixes(t.Client.Addresses)...)...)
+	box(cx, top+60, 80, "#eef3fb", append([]string{t.Client.Name, "external client"}, prefixes(t.Client.Addresses)...)...)
 	rl := []string{fmt.Sprintf("%s (FRR, AS %d)", t.Router.Name, t.Router.ASN)}
 	rl = append(rl, prefixes(t.Router.ClientAddresses)...)
 	rl = append(rl, prefixes(t.Router.ClusterAddresses)...)
@@ -170,7 +169,7 @@ func Picture(t *Topology, sessions []Session) []byte {
 			w(`<text x="%d" y="%d" fill="%s" text-anchor="middle">%s</text>`, ax, nodeY-6, color, esc(s.State))
 		}
 	}
-	w(`<text x="%d" y="%d" fill="#555">green: Established; red dashed: any other state. Router sessions from FRR, node sessions from each agent.</text>`, gap, height-14)
+	w(`<text x="%d" y="%d" fill="#555">green: Established, red dashed: other states (router: FRR, nodes: kbgp agents)</text>`, gap, height-14)
 	w(`</svg>`)
 	return b.Bytes()
 }

@@ -105,6 +105,9 @@ func Up(ctx context.Context, t *Topology, opt Options) (*State, error) {
 	if err := RequireRoot(); err != nil {
 		return nil, err
 	}
+	if _, err := os.Stat(statePath(opt.Dir)); err == nil {
+		return nil, fmt.Errorf("lab: a lab already exists (%s); use `kbgp lab check` or remove it with `kbgp lab down` first", statePath(opt.Dir))
+	}
 	s := &State{Prefix: opt.Prefix, Dir: opt.Dir, Created: time.Now().UTC(), Binary: opt.Binary, Topology: t}
 	for _, h := range s.hosts() {
 		if _, err := os.Stat(filepath.Join(netns.Dir, s.NSName(h))); err == nil {

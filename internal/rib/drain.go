@@ -73,7 +73,8 @@ type GroupChanges struct {
 	AddPath bool
 	// AS4 is the group's 4-octet AS setting (for AttrSet.Encoded).
 	AS4 bool
-	// Members are the peers of the group (shared: do not modify).
+	// Members are the peers of the group at Drain time (shared and never
+	// modified: do not modify it either).
 	Members []PeerID
 	Changes []ExportChange
 }

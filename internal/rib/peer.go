@@ -333,7 +333,8 @@ func (r *RIB) joinGroup(p *peer) *group {
 			}
 		}
 	}
-	g.members = append(g.members, p.id)
+	// Copy on write: member slices handed out by Drain and Group stay valid.
+	g.members = append(slices.Clip(g.members), p.id)
 	p.group = g
 	return g
 }
@@ -344,7 +345,7 @@ func (r *RIB) leaveGroup(p *peer) {
 	if g == nil {
 		return
 	}
-	g.members = slices.DeleteFunc(g.members, func(id PeerID) bool { return id == p.id })
+	g.members = slices.DeleteFunc(slices.Clone(g.members), func(id PeerID) bool { return id == p.id })
 	if len(g.members) > 0 {
 		if g.rep == p {
 			g.rep = r.peers[g.members[0]]
@@ -372,8 +373,8 @@ func (r *RIB) leaveGroup(p *peer) {
 	}
 }
 
-// Group returns the members of an update group (valid until the next Up or
-// Down) and whether it exists.
+// Group returns the members of an update group and whether it exists. The
+// slice is never modified (membership changes replace it).
 func (r *RIB) Group(id GroupID) ([]PeerID, bool) {
 	if int(id) >= len(r.groups) || r.groups[id] == nil {
 		return nil, false

@@ -214,7 +214,12 @@ func (p *peer) setPolicies(ctx context.Context, c PeerConfig) error {
 // stop closes the session, stops the sender and removes the peer from the
 // RIB (withdrawing its routes).
 func (p *peer) stop() {
-	p.sess.Close()
+	p.stopWith(&wire.Notification{Code: wire.NotifCease, Subcode: wire.CeasePeerDeconfigured})
+}
+
+// stopWith is stop sending n (RFC 4486 Cease subcodes).
+func (p *peer) stopWith(n *wire.Notification) {
+	p.sess.CloseWith(n)
 	p.stopSend()
 	p.wg.Wait()
 	sp := p.sp

@@ -339,9 +339,13 @@ func (s *Speaker) UpdatePeer(ctx context.Context, c PeerConfig) error {
 		return p.setPolicies(ctx, c)
 	}
 	s.log.Info("bgp peer configuration changed, resetting the session", "peer", p.cfg.Name, "addr", addr)
-	if err := s.RemovePeer(ctx, addr); err != nil {
-		return err
+	s.mu.Lock()
+	if s.peers[addr] == p {
+		delete(s.peers, addr)
 	}
+	s.mu.Unlock()
+	// RFC 4486 §4: "Other Configuration Change".
+	p.stopWith(&wire.Notification{Code: wire.NotifCease, Subcode: wire.CeaseOtherConfigChange})
 	return s.AddPeer(ctx, c)
 }
 
