@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# The main job (README): builds kbgp and brings the seed lab up.
+# The main job (README): on a fresh Debian machine, install what the lab
+# needs (FRR, iproute2, iptables, ...), build kbgp and bring the seed lab
+# up, then check it: probes from the client to every pod and service,
+# every node's `kbgp node status`, the router's BGP table, and the
+# topology picture (its path is printed). Extra arguments go to
+# `kbgp lab up`, e.g. `hack/lab.sh -f examples/two-reflectors.yaml`.
+# Needs root. Remove the lab with `bin/kbgp lab down`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [[ $(id -u) -ne 0 ]]; then
+	echo "lab: must run as root (network namespaces, iptables): sudo make lab" >&2
+	exit 1
+fi
 hack/install-deps.sh
 go build -o bin/kbgp ./cmd/kbgp
-if ! bin/kbgp lab --help >/dev/null 2>&1; then
-	echo "lab not yet available: the seed lab lands with the lab issue; 'make test' runs everything that exists" >&2
-	exit 0
+if [[ -e /run/kbgp-lab/state.json ]]; then
+	echo "lab: a lab is already up (/run/kbgp-lab/state.json); replacing it"
+	bin/kbgp lab down
 fi
 bin/kbgp lab up "$@"
 bin/kbgp lab check

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -137,6 +138,28 @@ talks to the lab's FRR.`,
 	pod.Flags().StringVar(&listen, "listen", ":80", "listen address")
 	_ = pod.MarkFlagRequired("name")
 
-	cmd.AddCommand(up, check, down, exe, pod)
+	var sopt lab.ScenarioOptions
+	scen := &cobra.Command{
+		Use:   "scenario NAME",
+		Short: "Run a failure scenario with continuous probes from the client and report lost probes",
+		Long:  "Scenarios (see README, \"The lab\"):\n" + scenarioList(),
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return lab.RunScenario(cmd.Context(), dir, args[0], cmd.OutOrStdout(), sopt)
+		},
+	}
+	scen.Flags().IntVar(&sopt.Rate, "rate", 20, "TCP connections per second per target")
+	scen.Flags().DurationVar(&sopt.Before, "before", 3*time.Second, "probing time before the event")
+	scen.Flags().DurationVar(&sopt.After, "after", 15*time.Second, "probing time after the event")
+
+	cmd.AddCommand(up, check, down, exe, scen, pod)
 	return cmd
+}
+
+func scenarioList() string {
+	var b strings.Builder
+	for _, s := range lab.Scenarios {
+		fmt.Fprintf(&b, "  %-16s %s\n", s.Name, s.Doc)
+	}
+	return b.String()
 }

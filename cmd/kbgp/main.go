@@ -31,6 +31,7 @@ func newRootCmd() *cobra.Command {
 		newNodeCmd(), newHealthCmd(),
 		newAgentCmd(),
 		newLabCmd(),
+		newRouterConfigCmd(), newDoctorCmd(),
 	)
 	return root
 }

@@ -61,6 +61,11 @@ type Options struct {
 	// means the node state's listen addresses and port (all addresses,
 	// port 179 by default).
 	Listen []netip.AddrPort
+	// NextHop4 and NextHop6, when valid, are advertised as the node's next
+	// hop instead of its BGP address, for nodes whose sessions run over a
+	// different network than the traffic (and for loopback tests, since
+	// 127/8 is not a valid NEXT_HOP, RFC 4271 §6.3).
+	NextHop4, NextHop6 netip.Addr
 	// Socket is the control API's unix socket; empty serves none.
 	Socket string
 	// MetricsAddr is a loopback host:port for /metrics, /livez and
@@ -86,7 +91,7 @@ type Options struct {
 	// routes untouched while its sessions come back (default 120 s, BIRD's
 	// and Calico's graceful restart time). Settle is how long every peer
 	// must have been Established with no best-path change before the hold
-	// ends early (default 2 s).
+	// ends early (default 3 s).
 	GRHold, Settle time.Duration
 	// ResyncPeriod is how often the kernel is re-read and repaired even
 	// without change events (default 60 s).
@@ -149,7 +154,7 @@ func New(opts Options) (*Agent, error) {
 		opts.GRHold = config.DefaultRestartTime
 	}
 	if opts.Settle <= 0 {
-		opts.Settle = 2 * time.Second
+		opts.Settle = 3 * time.Second
 	}
 	if opts.ResyncPeriod <= 0 {
 		opts.ResyncPeriod = time.Minute
@@ -181,7 +186,9 @@ func New(opts Options) (*Agent, error) {
 // as the package comment describes. It returns an error only if the agent
 // cannot start (no datastore, no address, a socket in use).
 func (a *Agent) Run(ctx context.Context) error {
+	a.mu.Lock()
 	a.started = time.Now()
+	a.mu.Unlock()
 	did, err := registerNode(ctx, a.opts.Store, a.opts.Node, a.opts.IPv4, a.opts.IPv6, a.opts.Interfaces)
 	if err != nil {
 		return err
@@ -198,7 +205,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			// RFC 4724 §4.1: the restarting speaker "MUST retain" its
 			// forwarding state while it relearns routes; here, keep the
 			// adopted kernel routes until the sessions are back.
+			a.mu.Lock()
 			a.restarting, a.fibHeld = true, true
+			a.mu.Unlock()
 			a.log.Info("graceful restart: adopted kernel routes from the previous run; holding them until peers are back",
 				"routes", n, "protocol", f.Protocol(), "max_hold", a.opts.GRHold)
 		}

@@ -21,6 +21,10 @@ import (
 // loopIP is the seed host i (1-3; 4 is the ToR) on loopback: 127.0.0.1i.
 func loopIP(i int) netip.Addr { return netip.AddrFrom4([4]byte{127, 0, 0, byte(10 + i)}) }
 
+// nextHop is the next hop node i advertises: 127/8 is not a valid NEXT_HOP
+// (RFC 4271 §6.3), so the loopback agents advertise 192.0.2.1i.
+func nextHop(i int) netip.Addr { return netip.AddrFrom4([4]byte{192, 0, 2, byte(10 + i)}) }
+
 // cluster is the seed topology on loopback: three agents with real
 // speakers (ubuntu-2 the route reflector) and a plain speaker as the ToR.
 type cluster struct {
@@ -43,7 +47,7 @@ func newCluster(t *testing.T, drain3 bool) *cluster {
 	for i := range addrs {
 		addrs[i] = netip.PrefixFrom(loopIP(i+1), 8)
 	}
-	applyYAML(t, c.ds, "seed.yaml", seedResources(c.port, loopIP(4), addrs))
+	applyYAML(t, c.ds, "seed.yaml", seedResources(c.port, netip.AddrPortFrom(loopIP(4), c.port), addrs))
 
 	// The ToR (the seed's MikroTik): AS 64513, peers with ubuntu-2 only.
 	ctx := context.Background()
@@ -71,11 +75,12 @@ func newCluster(t *testing.T, drain3 bool) *cluster {
 // start runs agent i (0-based), optionally on an existing fake kernel.
 func (c *cluster) start(t *testing.T, i int, kernel *runningAgent) *runningAgent {
 	opts := Options{
-		Node:   fmt.Sprintf("ubuntu-%d", i+1),
-		Store:  c.ds,
-		IPv4:   Address{Mode: "none"},
-		Listen: []netip.AddrPort{netip.AddrPortFrom(loopIP(i+1), c.port)},
-		GRHold: 20 * time.Second,
+		Node:     fmt.Sprintf("ubuntu-%d", i+1),
+		Store:    c.ds,
+		IPv4:     Address{Mode: "none"},
+		Listen:   []netip.AddrPort{netip.AddrPortFrom(loopIP(i+1), c.port)},
+		GRHold:   20 * time.Second,
+		NextHop4: nextHop(i + 1),
 	}
 	if kernel != nil {
 		opts.FIBKernel = kernel.kernel
@@ -152,7 +157,7 @@ func TestSeedLoopback(t *testing.T) {
 				if j == i {
 					want = append(want, blockOf(j).String()+" blackhole")
 				} else {
-					want = append(want, fmt.Sprintf("%s unicast via %s", blockOf(j), loopIP(j+1)))
+					want = append(want, fmt.Sprintf("%s unicast via %s", blockOf(j), nextHop(j+1)))
 				}
 			}
 			// The service range is our own blackhole, never a learned
@@ -207,8 +212,8 @@ spec:
 `, loopIP(4)))
 		waitFor(t, 15*time.Second, "the ToR session to come back", func() string {
 			p, _ := peerByAddr(c.agents[1].node(t), loopIP(4))
-			if p.Counters.EstablishedCount <= tor.Counters.EstablishedCount || p.State != status.Established {
-				return fmt.Sprintf("ToR session: state %s, established %d times", p.State, p.Counters.EstablishedCount)
+			if !p.Since.After(tor.Since) || p.State != status.Established {
+				return fmt.Sprintf("ToR session: state %s since %v (was since %v)", p.State, p.Since, tor.Since)
 			}
 			return ""
 		})
@@ -216,9 +221,9 @@ spec:
 		for _, i := range []int{1, 3} {
 			b, _ := peerByAddr(before, loopIP(i))
 			a, _ := peerByAddr(after, loopIP(i))
-			if a.Counters.EstablishedCount != b.Counters.EstablishedCount || a.State != status.Established {
-				t.Errorf("session with ubuntu-%d was touched: established %d -> %d times, state %s", i,
-					b.Counters.EstablishedCount, a.Counters.EstablishedCount, a.State)
+			if !a.Since.Equal(b.Since) || a.Counters.EstablishedCount != b.Counters.EstablishedCount || a.State != status.Established {
+				t.Errorf("session with ubuntu-%d was touched: since %v -> %v, established %d -> %d times, state %s", i,
+					b.Since, a.Since, b.Counters.EstablishedCount, a.Counters.EstablishedCount, a.State)
 			}
 		}
 		if p, _ := peerByAddr(after, loopIP(4)); p.Timers.KeepaliveTime != status.Duration(20*time.Second) {
@@ -271,7 +276,7 @@ spec:
 		for i := range addrs {
 			addrs[i] = netip.PrefixFrom(loopIP(i+1), 8)
 		}
-		applyYAML(t, c.ds, "seed.yaml", seedResources(c.port, loopIP(4), addrs))
+		applyYAML(t, c.ds, "seed.yaml", seedResources(c.port, netip.AddrPortFrom(loopIP(4), c.port), addrs))
 		waitFor(t, 10*time.Second, "the errors to clear", func() string {
 			if e := ra.node(t).Reconcile.Error; e != "" {
 				return fmt.Sprintf("reconcile error %q", e)
@@ -300,7 +305,7 @@ spec:
 					return
 				case <-time.After(20 * time.Millisecond):
 				}
-				if m := hasAll(old.kernelRoutes(t), "192.168.0.64/26 unicast via 127.0.0.12", "192.168.0.128/26 unicast via 127.0.0.13", "192.168.0.0/26 blackhole"); m != "" {
+				if m := hasAll(old.kernelRoutes(t), "192.168.0.64/26 unicast via 192.0.2.12", "192.168.0.128/26 unicast via 192.0.2.13", "192.168.0.0/26 blackhole"); m != "" {
 					lost.Store("ubuntu-1 kernel: " + m)
 				}
 				if m := hasAll(c.torPrefixes(t), "192.168.0.0/26"); m != "" {

@@ -160,7 +160,7 @@ func (a *Agent) allEstablishedFor(now time.Time) bool {
 // program makes the kernel match the desired routes.
 func (a *Agent) program(ctx context.Context) {
 	a.mu.Lock()
-	routes := desiredRoutes(a.state, a.best)
+	routes := desiredRoutes(a.state, a.best, a.opts.NextHop4, a.opts.NextHop6)
 	a.mu.Unlock()
 	res, err := a.fib.Set(ctx, routes)
 	a.countFIB(res, err)
@@ -201,7 +201,7 @@ func (a *Agent) countFIB(res fib.Result, err error) {
 //     prefixes inside the never-install ranges (service ranges, which
 //     kube-proxy handles locally), prefixes the node originates itself,
 //     and next hops that are the node's own addresses.
-func desiredRoutes(st *config.NodeState, best map[netip.Prefix]speaker.BestPath) []fib.Route {
+func desiredRoutes(st *config.NodeState, best map[netip.Prefix]speaker.BestPath, self ...netip.Addr) []fib.Route {
 	if st == nil {
 		return nil
 	}
@@ -217,7 +217,7 @@ func desiredRoutes(st *config.NodeState, best map[netip.Prefix]speaker.BestPath)
 			out = append(out, fib.Route{Prefix: s.Prefix, NextHops: []fib.NextHop{{Gateway: s.Via}}})
 		}
 	}
-	local := []netip.Addr{st.IPv4Address.Addr(), st.IPv6Address.Addr(), st.RouterID}
+	local := append([]netip.Addr{st.IPv4Address.Addr(), st.IPv6Address.Addr(), st.RouterID}, self...)
 	for pfx, bp := range best {
 		if bp.Local || own[pfx] || bp.Withdrawn() {
 			continue

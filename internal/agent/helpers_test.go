@@ -25,8 +25,9 @@ import (
 // rack1-tor, peer-with-route-reflectors) for three nodes at
 // <net>.11-13 with one /26 block each, ubuntu-2 the route reflector with
 // rack=rack-1, and the ToR at torIP. port is the global listen port (0:
-// default). addrs are the node addresses with prefix length.
-func seedResources(port uint16, torIP netip.Addr, addrs [3]netip.Prefix) string {
+// default). addrs are the node addresses with prefix length. A ToR port of
+// 0 means the default port.
+func seedResources(port uint16, torIP netip.AddrPort, addrs [3]netip.Prefix) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `apiVersion: projectcalico.org/v3
 kind: BGPConfiguration
@@ -68,7 +69,7 @@ spec:
   cidr: 192.168.0.0/16
   ipipMode: Never
   natOutgoing: true
-`, torIP)
+`, torString(torIP))
 	for i, a := range addrs {
 		name := fmt.Sprintf("ubuntu-%d", i+1)
 		extra := ""
@@ -90,6 +91,13 @@ metadata:
 `, name, name, extra, a, blockOf(i))
 	}
 	return b.String()
+}
+
+func torString(a netip.AddrPort) string {
+	if a.Port() == 0 {
+		return a.Addr().String()
+	}
+	return a.String()
 }
 
 // blockOf is node i's (0-based) pod block.

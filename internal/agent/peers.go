@@ -95,8 +95,14 @@ func peerConfig(st *config.NodeState, p *config.Peer, o *Options, restarting boo
 	}
 	if p.Family == 6 {
 		c.NextHopSelf6 = src
+		if o.NextHop6.IsValid() {
+			c.NextHopSelf6 = o.NextHop6
+		}
 	} else {
 		c.NextHopSelf4 = src
+		if o.NextHop4.IsValid() {
+			c.NextHopSelf4 = o.NextHop4
+		}
 	}
 	return c
 }

@@ -127,7 +127,10 @@ func fillPeer(sp *status.Peer, ps *speaker.PeerStatus) {
 			c.LongLivedStaleTime = status.Duration(time.Duration(l.StaleTime) * time.Second)
 		}
 	}
-	if e := ps.LastError; e != nil {
+	// Like BIRD (bgp_conn_enter_established clears last_error_class), an
+	// error from before the current Established period is not shown: the
+	// seed's calicoctl output reads just "Established".
+	if e := ps.LastError; e != nil && !(ps.State == fsm.Established && !e.At.After(ps.Since)) {
 		sp.LastError = peerError(e)
 	}
 	fams := map[wire.Family]bool{}

@@ -228,10 +228,19 @@ func (a *Agent) rebuild(ctx context.Context, st *config.NodeState, ch config.Cha
 		return fmt.Errorf("node %s has no usable router ID or AS number (router ID %v, AS %d)", st.Node, st.RouterID, st.ASNumber)
 	}
 	maxPaths := a.opts.MaxPaths
+	var deferral time.Duration
+	a.mu.Lock()
+	if a.restarting && a.fibHeld {
+		// RFC 4724 §4.1: the restarting speaker defers route selection
+		// until End-of-RIB from its peers (or a timer).
+		deferral = max(time.Until(a.started.Add(a.opts.GRHold)), time.Second)
+	}
+	a.mu.Unlock()
 	sp, err := speaker.New(ctx, speaker.Config{
-		LocalAS:  uint32(st.ASNumber),
-		RouterID: st.RouterID,
-		Listen:   a.listenAddrs(st),
+		SelectionDeferral: deferral,
+		LocalAS:           uint32(st.ASNumber),
+		RouterID:          st.RouterID,
+		Listen:            a.listenAddrs(st),
 		RIB: rib.Options{ClusterID: st.RouteReflectorClusterID,
 			IBGPMaxPaths: maxPaths, EBGPMaxPaths: maxPaths},
 		Logger: a.opts.Logger.With("node", a.opts.Node),

@@ -105,3 +105,40 @@ func TestInteropBIRD_Session(t *testing.T) {
 		t.Errorf("BIRD protocols:\n%s", out)
 	}
 }
+
+// TestInteropBIRD_ActiveConnect: kbgp makes the connection (from its
+// namespace, with a configured source address and TCP MD5) to a passive
+// BIRD.
+func TestInteropBIRD_ActiveConnect(t *testing.T) {
+	nstest.RequireBinaries(t, "bird", "birdc")
+	t.Parallel()
+	l := newLab(t, "ba", 1)
+	l.startKBGP(65001, speaker.Config{})
+	c := kbgpPeer(peer4(1), 65002, wire.IPv4Unicast)
+	c.Session.Passive = false
+	c.Session.LocalAddr = kbgp4
+	c.Session.ConnectRetry = time.Second
+	c.Session.Dial = l.dialInKBGP
+	l.addPeer(c)
+	l.originate("10.10.0.0/24")
+	sock := l.startBIRD(l.peers[0], "bird", fmt.Sprintf(`router id %[1]s;
+log stderr all;
+protocol device { }
+protocol bgp kbgp {
+  local %[1]s as 65002;
+  neighbor %[2]s as 65001;
+  password "%[3]s";
+  passive on;
+  hold time 9;
+  ipv4 { import all; export none; };
+}
+`, peer4(1), kbgp4, password))
+	st := l.waitEstablished(peer4(1), 30*time.Second)
+	if st.Local.Addr() != kbgp4 || st.Remote.Port() != 179 {
+		t.Errorf("kbgp's connection %v -> %v, want from %v to port 179", st.Local, st.Remote, kbgp4)
+	}
+	eventually(t, 20*time.Second, "BIRD has kbgp's route", func() (bool, string) {
+		out := output(nil, "birdc", "-s", sock, "show", "route", "all", "10.10.0.0/24")
+		return containsAll(out, "10.10.0.0/24", "BGP.as_path: 65001"), out
+	})
+}

@@ -3,6 +3,7 @@ package interop
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -242,3 +243,14 @@ func asPathIs(b speaker.BestPath, asns ...uint32) bool {
 func netipPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 
 func countOf(s, sub string) int { return strings.Count(s, sub) }
+
+// dialInKBGP dials from a thread inside kbgp's namespace (fsm.Config.Dial).
+func (l *lab) dialInKBGP(ctx context.Context, d *net.Dialer, network, address string) (net.Conn, error) {
+	var c net.Conn
+	err := l.k.Do(func() error {
+		var err error
+		c, err = d.DialContext(ctx, network, address)
+		return err
+	})
+	return c, err
+}

@@ -253,7 +253,8 @@ func (u *upper) agents() error {
 	return nil
 }
 
-// waitSessions waits until every router session is Established.
+// waitSessions waits until every router session is Established and the
+// router has a route for every node's block.
 func (u *upper) waitSessions(ctx context.Context) error {
 	if u.opt.NoAgents {
 		return nil
@@ -269,14 +270,40 @@ func (u *upper) waitSessions(ctx context.Context) error {
 			}
 		}
 		if err == nil && down == 0 && len(ss) > 0 {
-			return nil
+			missing := u.missingBlocks()
+			if len(missing) == 0 {
+				return nil
+			}
+			err = fmt.Errorf("router has no route yet for %v", missing)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("router sessions not all Established after %s: %v %v (logs under %s)", u.opt.Timeout, ss, err, u.s.Dir)
+			return fmt.Errorf("BGP not converged after %s: router sessions %v: %v (logs under %s)", u.opt.Timeout, ss, err, u.s.Dir)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// missingBlocks are the node blocks the router has no kernel route for
+// (BGP converged means the client can reach every pod).
+func (u *upper) missingBlocks() []string {
+	out, err := output("ip", "-n", u.s.NSName(u.s.Topology.Router.Name), "-4", "route", "show", "proto", "bgp")
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var missing []string
+	have := map[string]bool{}
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			have[f[0]] = true
+		}
+	}
+	for i := range u.s.Topology.Nodes {
+		if b := u.s.Topology.Block(i); b.Addr().Is4() && !have[b.String()] {
+			missing = append(missing, b.String())
+		}
+	}
+	return missing
 }
 
 // Session is one BGP session as seen from host A.

@@ -61,6 +61,9 @@ type Process struct {
 	PID   int    `json:"pid"`
 	Start uint64 `json:"start"`
 	Log   string `json:"log,omitempty"`
+	// Argv is the command line (for restarts); empty for daemons that
+	// forked away.
+	Argv []string `json:"argv,omitempty"`
 }
 
 // NSName is the namespace of host in this lab.

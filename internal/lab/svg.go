@@ -86,8 +86,8 @@ func mergeSessions(all []Session) []Session {
 func Picture(t *Topology, sessions []Session) []byte {
 	const (
 		boxW = 190
-		gap        = 30
-		top        = 50
+		gap  = 30
+		top  = 50
 	)
 	n := len(t.Nodes)
 	nodeH := 60 + 16*t.Cluster.PodsPerNode

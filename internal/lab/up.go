@@ -53,8 +53,8 @@ func (o *Options) fill() error {
 		}
 		o.Binary = exe
 	}
-	if len(o.Prefix) > 12 || strings.ContainsAny(o.Prefix, "/ \x00") {
-		return fmt.Errorf("lab: namespace prefix %q must be at most 12 characters without '/' or spaces", o.Prefix)
+	if len(o.Prefix) > 32 || strings.ContainsAny(o.Prefix, "/ \x00") {
+		return fmt.Errorf("lab: namespace prefix %q must be at most 32 characters without '/' or spaces", o.Prefix)
 	}
 	return nil
 }
@@ -336,29 +336,40 @@ func (u *upper) pods() error {
 // start runs argv inside host's namespace as a detached process (own
 // session, output to log) and records it.
 func (u *upper) start(host, role, log string, argv ...string) error {
-	if err := os.MkdirAll(filepath.Dir(log), 0o755); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	p, err := startDetached(u.s.NSName(host), log, argv)
 	if err != nil {
 		return err
 	}
+	p.Host, p.Role = host, role
+	u.s.Processes = append(u.s.Processes, p)
+	return u.s.save()
+}
+
+// startDetached starts argv in namespace ns in its own session with its
+// output appended to log.
+func startDetached(ns, log string, argv []string) (Process, error) {
+	if err := os.MkdirAll(filepath.Dir(log), 0o755); err != nil {
+		return Process{}, err
+	}
+	f, err := os.OpenFile(log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return Process{}, err
+	}
 	defer f.Close()
-	cmd := exec.Command("ip", append([]string{"netns", "exec", u.s.NSName(host)}, argv...)...)
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns}, argv...)...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s in %s: %w", strings.Join(argv, " "), u.s.NSName(host), err)
+		return Process{}, fmt.Errorf("start %s in %s: %w", strings.Join(argv, " "), ns, err)
 	}
 	pid := cmd.Process.Pid
 	// Reap it if it dies while we still run; after we exit, init does.
 	go func() { _ = cmd.Wait() }()
 	st, err := startTime(pid)
 	if err != nil {
-		return fmt.Errorf("%s in %s exited at once (log: %s)", strings.Join(argv, " "), u.s.NSName(host), log)
+		return Process{}, fmt.Errorf("%s in %s exited at once (log: %s)", strings.Join(argv, " "), ns, log)
 	}
-	u.s.Processes = append(u.s.Processes, Process{Host: host, Role: role, PID: pid, Start: st, Log: log})
-	return u.s.save()
+	return Process{PID: pid, Start: st, Log: log, Argv: argv}, nil
 }
 
 // recordPIDFile records a daemon that forked away and wrote its PID file.

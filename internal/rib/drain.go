@@ -161,6 +161,13 @@ func (r *RIB) Drain() *Changes {
 		}
 		t.dirty = reuse(t.dirty)
 	}
+	// The memo holds no references of its own: sets it names may be freed
+	// once the Drain is over.
+	if len(r.memo) > bigBuffer {
+		r.memo = nil
+	} else {
+		clear(r.memo)
+	}
 	for _, g := range r.groups {
 		if g == nil {
 			continue

@@ -73,6 +73,40 @@ func hasCommunity(a *wire.Attrs, c wire.Community) bool {
 // group g to path p and returns the interned result (with a reference), or
 // nil when the path must not be sent to the group.
 func (r *RIB) exportAttrs(fam wire.Family, pfx netip.Prefix, g *group, p *path) *AttrSet {
+	// Without an export policy the result depends only on the path's
+	// attribute set, flags and source and on the group, not on the prefix:
+	// memoise it for the rest of this Drain (many prefixes share a set).
+	var mk memoKey
+	memo := g.rep.cfg.Export.Func == nil
+	if memo {
+		mk = memoKey{in: p.attrs, src: p.peer, group: g.id, flags: p.flags, afi: fam.AFI}
+		if out, ok := r.memo[mk]; ok {
+			if out != nil {
+				r.intern.ref(out)
+			}
+			return out
+		}
+	}
+	out := r.exportAttrsSlow(fam, pfx, g, p)
+	if memo {
+		if r.memo == nil {
+			r.memo = map[memoKey]*AttrSet{}
+		}
+		r.memo[mk] = out
+	}
+	return out
+}
+
+// memoKey identifies an export computation without policy within a Drain.
+type memoKey struct {
+	in    *AttrSet
+	src   PeerID
+	group GroupID
+	flags uint8
+	afi   wire.AFI
+}
+
+func (r *RIB) exportAttrsSlow(fam wire.Family, pfx netip.Prefix, g *group, p *path) *AttrSet {
 	a := &p.attrs.Attrs
 	src := r.peers[p.peer]
 	// RFC 1997: NO_ADVERTISE "MUST NOT be advertised to other BGP peers";

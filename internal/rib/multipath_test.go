@@ -114,3 +114,38 @@ func TestMultipathChangeEvents(t *testing.T) {
 	}
 	_ = wire.IPv4Unicast
 }
+
+// TestReevaluateIGPChange: next-hop reachability and cost changes take
+// effect at the next Reevaluate + Drain.
+func TestReevaluateIGPChange(t *testing.T) {
+	const p = "10.96.0.12/32"
+	costs := map[netip.Addr]uint32{ip("10.0.0.1"): 10, ip("10.0.0.2"): 20}
+	down := map[netip.Addr]bool{}
+	igp := func(a netip.Addr) (uint32, bool) { return costs[a], !down[a] }
+	f := newFixture(t, Options{IGPCost: igp}, decisionPeers...)
+	f.update("i1", mkAttrs(nh("10.0.0.1")), p)
+	f.update("i2", mkAttrs(nh("10.0.0.2")), p)
+	f.r.Drain()
+	if f.best(p) != "i1" {
+		t.Fatalf("best %s, want i1 (lower cost)", f.best(p))
+	}
+	costs[ip("10.0.0.1")] = 30
+	if ch := f.r.Drain(); !ch.Empty() {
+		t.Fatalf("changes without Reevaluate: %+v", ch)
+	}
+	f.r.Reevaluate()
+	ch := f.r.Drain()
+	if f.best(p) != "i2" || len(ch.FIB) != 1 || ch.FIB[0].NextHops[0] != ip("10.0.0.2") {
+		t.Fatalf("after cost change: best %s, FIB %+v", f.best(p), ch.FIB)
+	}
+	down[ip("10.0.0.2")] = true
+	down[ip("10.0.0.1")] = true
+	f.r.Reevaluate()
+	ch = f.r.Drain()
+	if len(ch.FIB) != 1 || !ch.FIB[0].Withdrawn() {
+		t.Fatalf("all next hops unreachable: FIB %+v", ch.FIB)
+	}
+	if a, wd := sent(f, ch, "e1", p); a != nil || !wd {
+		t.Errorf("eBGP peer: %+v withdrawn %v, want a withdrawal", a, wd)
+	}
+}

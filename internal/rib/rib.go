@@ -146,6 +146,7 @@ type RIB struct {
 	groups    []*group // index GroupID; nil slots are free
 	keyGroup  map[groupKey]*group
 	out       Changes
+	memo      map[memoKey]*AttrSet // export results of the current Drain
 	scratch   scratch
 }
 

@@ -87,6 +87,9 @@ func (r *RIB) Update(id PeerID, fam wire.Family, nlri []wire.NLRI, attrs *wire.A
 	if err != nil {
 		return 0, 0, err
 	}
+	if attrs == nil {
+		return 0, 0, fmt.Errorf("rib: update from peer %s: nil attributes", p.name())
+	}
 	addPath := false
 	if fs := p.sess.family(fam); fs != nil {
 		addPath = fs.AddPathReceive
@@ -109,6 +112,7 @@ func (r *RIB) Update(id PeerID, fam wire.Family, nlri []wire.NLRI, attrs *wire.A
 	}
 	var shared *AttrSet // interned once when there is no import policy
 	for _, n := range nlri {
+		n.Prefix = n.Prefix.Masked() // wire masks; be safe with other callers
 		pid := uint32(0)
 		if addPath {
 			pid = n.PathID
@@ -213,7 +217,7 @@ func (r *RIB) Withdraw(id PeerID, fam wire.Family, nlri []wire.NLRI) error {
 		if addPath {
 			pid = n.PathID
 		}
-		r.removePath(t, n.Prefix, id, pid)
+		r.removePath(t, n.Prefix.Masked(), id, pid)
 	}
 	return nil
 }
@@ -229,7 +233,10 @@ func (r *RIB) Originate(fam wire.Family, prefix netip.Prefix, pathID uint32, att
 	if !prefixInFamily(prefix, fam) || prefix.Masked() != prefix {
 		return fmt.Errorf("rib: originate: prefix %v is not a masked %d/%d prefix", prefix, fam.AFI, fam.SAFI)
 	}
-	a := *attrs
+	var a wire.Attrs
+	if attrs != nil {
+		a = *attrs
+	}
 	if !a.Has(wire.AttrOrigin) {
 		a.Origin = wire.OriginIGP
 		a.Set(wire.AttrOrigin)
@@ -358,6 +365,9 @@ func (r *RIB) WithdrawAll(id PeerID, fam wire.Family) (int, error) {
 func (r *RIB) ApplyUpdate(id PeerID, u *wire.Update) (rejected int, first Reason, err error) {
 	if _, err := r.peerByID(id); err != nil {
 		return 0, 0, err
+	}
+	if u == nil {
+		return 0, 0, nil
 	}
 	note := func(n int, why Reason) {
 		if n > 0 && rejected == 0 {

@@ -37,6 +37,8 @@ type Setup struct {
 	// Profile makes the kbgp DUT write a CPU profile and a heap profile
 	// into Dir.
 	Profile bool
+	// Debug makes BIRD log everything (for looking into its timing).
+	Debug bool
 }
 
 // DUT is one implementation under test.

@@ -124,9 +124,11 @@ type Client struct {
 	prefixes atomic.Int64 // prefixes announced or withdrawn to us
 	badMsgs  atomic.Int64 // UPDATEs that failed to decode
 
-	conn net.Conn
-	wmu  sync.Mutex
-	errv atomic.Pointer[error]
+	conn    net.Conn
+	wmu     sync.Mutex
+	errv    atomic.Pointer[error]
+	lastErr atomic.Pointer[error] // last failed attempt before Established
+	retries atomic.Int64          // failed attempts before Established
 }
 
 // Err returns the client's first session error, if any.
@@ -265,25 +267,43 @@ func (c *Client) send(b []byte) error {
 // run connects, establishes, starts the announcement and then reads until
 // the connection closes. It reports Established on est.
 func (c *Client) run(ctx context.Context, dut netip.AddrPort, dialSem chan struct{}, est func()) {
-	dialSem <- struct{}{}
-	conn, err := c.dial(ctx, dut)
-	<-dialSem
-	if err != nil {
-		c.fail(err)
-		return
-	}
-	c.conn = conn
-	r := bufio.NewReaderSize(conn, 128<<10)
-	if err := c.establish(conn, r); err != nil {
-		c.fail(err)
-		conn.Close()
-		return
+	var r *bufio.Reader
+	for {
+		dialSem <- struct{}{}
+		conn, err := c.dial(ctx, dut)
+		if err == nil {
+			r = bufio.NewReaderSize(conn, 128<<10)
+			if err = c.establish(conn, r); err != nil {
+				conn.Close()
+			}
+		}
+		<-dialSem
+		if err == nil {
+			c.wmu.Lock()
+			c.conn = conn
+			c.wmu.Unlock()
+			break
+		}
+		// A DUT may refuse sessions while it is still starting (FRR
+		// answers an early OPEN with an FSM error): retry, as a BGP
+		// speaker's ConnectRetryTimer would (RFC 4271 §8.2.2), but fast.
+		c.lastErr.Store(&err)
+		c.retries.Add(1)
+		select {
+		case <-ctx.Done():
+			c.fail(err)
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
 	c.estAt.Store(time.Now().UnixNano())
 	est()
 	go func() {
-		out := append(c.Announce, wire.AppendEndOfRIB(nil, wire.IPv4Unicast)...)
-		if err := c.send(out); err != nil && ctx.Err() == nil {
+		err := c.send(c.Announce)
+		if err == nil {
+			err = c.send(wire.AppendEndOfRIB(nil, wire.IPv4Unicast))
+		}
+		if err != nil && ctx.Err() == nil {
 			c.fail(fmt.Errorf("client %s: send UPDATEs: %w", c.Addr, err))
 		}
 		t := time.NewTicker(holdTime / 3 * time.Second)

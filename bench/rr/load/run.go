@@ -144,8 +144,15 @@ func (r *Run) Wait(ctx context.Context, since time.Time, timeout time.Duration) 
 				time.Since(since).Seconds(), est, len(r.Clients), conv, len(r.Clients), got, want))
 		}
 		if time.Now().After(deadline) {
-			return Times{}, fmt.Errorf("not converged after %v: established %d/%d, converged clients %d/%d, prefixes %d/%d",
+			err := fmt.Errorf("not converged after %v: established %d/%d, converged clients %d/%d, prefixes %d/%d",
 				timeout, est, len(r.Clients), conv, len(r.Clients), got, want)
+			for _, c := range r.Clients {
+				if p := c.lastErr.Load(); p != nil && c.estAt.Load() == 0 {
+					err = fmt.Errorf("%w; last connection error: %w", err, *p)
+					break
+				}
+			}
+			return Times{}, err
 		}
 		select {
 		case <-ctx.Done():
@@ -176,6 +183,14 @@ func (r *Run) Quiesce(ctx context.Context, since time.Time, quiet, timeout time.
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// Retries is the number of failed session attempts before Established.
+func (r *Run) Retries() (n int64) {
+	for _, c := range r.Clients {
+		n += c.retries.Load()
+	}
+	return n
 }
 
 // Counts sums what the clients received.
@@ -241,4 +256,3 @@ func (r *Run) sendAll(msgs func(*Client) []byte) error {
 	close(errc)
 	return <-errc
 }
-

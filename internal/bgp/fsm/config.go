@@ -1,8 +1,10 @@
 package fsm
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"time"
 
@@ -120,6 +122,11 @@ type Config struct {
 	Hostname string
 	// QueueLen is the outbound queue length in messages (default 64).
 	QueueLen int
+	// Dial, when set, makes outgoing connections instead of d.DialContext:
+	// e.g. to dial from inside a network namespace. It must use d (which
+	// carries the source address and the MD5/TTL socket options) and
+	// return a *net.TCPConn.
+	Dial func(ctx context.Context, d *net.Dialer, network, address string) (net.Conn, error) `json:"-"`
 }
 
 // NoHoldTime in Config.HoldTime proposes a hold time of zero.

@@ -460,10 +460,23 @@ func (s *Session) routineDial(ctx context.Context, gen uint64) {
 		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(s.cfg.LocalAddr, s.cfg.LocalPort))
 	}
 	addr := net.JoinHostPort(s.cfg.PeerAddr.String(), strconv.Itoa(int(s.cfg.PeerPort)))
-	nc, err := d.DialContext(ctx, network, addr)
+	var nc net.Conn
+	var err error
+	if s.cfg.Dial != nil {
+		nc, err = s.cfg.Dial(ctx, &d, network, addr)
+	} else {
+		nc, err = d.DialContext(ctx, network, addr)
+	}
 	r := dialResult{gen: gen, err: err}
 	if err == nil {
-		r.nc = nc.(*net.TCPConn)
+		tc, ok := nc.(*net.TCPConn)
+		if !ok {
+			nc.Close()
+			r.err = fmt.Errorf("Config.Dial returned a %T, not a *net.TCPConn", nc)
+		}
+		r.nc = tc
+	}
+	if r.err == nil {
 		if s.cfg.TTLSecurity {
 			cfg := s.cfg
 			cfg.Password = ""

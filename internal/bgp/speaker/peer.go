@@ -183,6 +183,11 @@ func (p *peer) compare(c *PeerConfig) change {
 	}
 	polChanged := a.Import.Func != nil || a.Export.Func != nil
 	a.Import.Func, a.Export.Func, b.Import.Func, b.Export.Func = nil, nil, nil, nil
+	// Functions never compare equal: a dial hook counts by presence.
+	if (a.Session.Dial == nil) != (b.Session.Dial == nil) {
+		return changeReset
+	}
+	a.Session.Dial, b.Session.Dial = nil, nil
 	if !reflect.DeepEqual(a, b) {
 		return changeReset
 	}

@@ -1,0 +1,82 @@
+package dut
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+
+	"github.com/kbgp/kbgp/internal/bgp/fsm"
+	"github.com/kbgp/kbgp/internal/bgp/speaker"
+	"github.com/kbgp/kbgp/internal/bgp/wire"
+	"github.com/kbgp/kbgp/internal/rib"
+)
+
+// RunKBGP runs kbgp's speaker (internal/bgp/speaker) as the route reflector
+// until ctx ends: listening on cfg.Addr:179, cluster ID cfg.Addr, every
+// client a passive iBGP route-reflector client, no FIB. With cfg.Profile it
+// writes cpu.pprof (the whole run) and heap.pprof (at the end) there.
+func RunKBGP(ctx context.Context, cfg GoConfig) (err error) {
+	if cfg.Profile != "" {
+		f, err := os.Create(filepath.Join(cfg.Profile, "cpu.pprof"))
+		if err != nil {
+			return fmt.Errorf("kbgp DUT: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fmt.Errorf("kbgp DUT: %w", err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
+	sp, err := speaker.New(ctx, speaker.Config{
+		LocalAS:  cfg.AS,
+		RouterID: cfg.Addr,
+		Listen:   []netip.AddrPort{netip.AddrPortFrom(cfg.Addr, 179)},
+		RIB:      rib.Options{ClusterID: cfg.Addr},
+	})
+	if err != nil {
+		return fmt.Errorf("kbgp DUT: %w", err)
+	}
+	defer sp.Close()
+	for _, c := range cfg.Clients {
+		pc := speaker.PeerConfig{
+			Session: fsm.Config{
+				PeerAddr: c,
+				PeerAS:   cfg.AS,
+				Passive:  true,
+				Families: []wire.Family{wire.IPv4Unicast},
+			},
+			// RFC 4456 §6: routes from a client are reflected to all other
+			// clients.
+			RRClient: true,
+		}
+		if err := sp.AddPeer(ctx, pc); err != nil {
+			return fmt.Errorf("kbgp DUT: add client %s: %w", c, err)
+		}
+	}
+	<-ctx.Done()
+	if cfg.Profile != "" {
+		// The RIB is still full here: the heap profile shows what holds it.
+		return writeHeap(filepath.Join(cfg.Profile, "heap.pprof"))
+	}
+	return nil
+}
+
+func writeHeap(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("kbgp DUT: %w", err)
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		return fmt.Errorf("kbgp DUT: heap profile: %w", err)
+	}
+	return nil
+}

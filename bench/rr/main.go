@@ -1,0 +1,61 @@
+// Command rrbench benchmarks route reflectors: kbgp, BIRD 2, FRR and GoBGP
+// (and a null reflector that only forwards bytes), each alone in a fresh
+// network namespace, against the same Go testers and monitors built on
+// kbgp's wire codec. See bench/README.md and docs/benchmarks.md.
+//
+//	rrbench [--quick] [--duts kbgp,bird,frr,gobgp] [--scenarios k8s,churn,table,sessions] [--runs 3]
+//
+// Internal subcommands (run by rrbench itself, inside a run's namespace):
+// _run (one DUT, one scenario), _dut-kbgp and _dut-null (the Go DUTs).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/kbgp/kbgp/bench/rr/dut"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "_run":
+			err = runInner(ctx, os.Args[2:])
+		case "_dut-kbgp", "_dut-null":
+			err = runGoDUT(ctx, os.Args[1], os.Args[2:])
+		default:
+			err = orchestrate(ctx, os.Args[1:])
+		}
+	} else {
+		err = orchestrate(ctx, nil)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rrbench:", err)
+		os.Exit(1)
+	}
+}
+
+func runGoDUT(ctx context.Context, which string, args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("%s: want one argument, the JSON config file", which)
+	}
+	b, err := os.ReadFile(args[0])
+	if err != nil {
+		return err
+	}
+	var cfg dut.GoConfig
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return fmt.Errorf("%s: %s: %w", which, args[0], err)
+	}
+	if which == "_dut-kbgp" {
+		return dut.RunKBGP(ctx, cfg)
+	}
+	return dut.RunNull(ctx, cfg)
+}
