@@ -25,7 +25,7 @@ func newAgentCmd() *cobra.Command {
 		listen                                         []string
 		logLevel, logFormat, socket, metricsAddr       string
 		fibProto                                       uint8
-		drain                                          bool
+		drain, noFIB                                   bool
 		connectRetry, grHold                           time.Duration
 	)
 	cmd := &cobra.Command{
@@ -68,6 +68,7 @@ BGPFilter, Node, IPPool).`,
 	f.StringVar(&socket, "socket", "", "control API unix socket (default $"+ctlapi.SocketEnv+" or "+ctlapi.DefaultSocket+")")
 	f.StringVar(&metricsAddr, "metrics-addr", "", "loopback host:port for /metrics, /livez and /readyz (default: none)")
 	f.Uint8Var(&fibProto, "fib-protocol", fib.DefaultProtocol, "rtm_protocol number of kbgp's kernel routes (ip route show proto N)")
+	f.BoolVar(&noFIB, "no-fib", false, "do not program kernel routes (a node that only reflects routes)")
 	f.BoolVar(&drain, "drain-on-exit", false, "on exit withdraw routes, send Cease (RFC 9003) and remove kernel routes instead of a graceful-restart exit")
 	f.DurationVar(&connectRetry, "connect-retry", 0, "BGP ConnectRetry time (default 5s)")
 	f.DurationVar(&grHold, "graceful-restart-hold", 0, "after a restart, longest time to keep the adopted kernel routes untouched while sessions come back (default 2m)")
@@ -123,6 +124,7 @@ BGPFilter, Node, IPPool).`,
 			Socket:       ctlapi.SocketPath(socket),
 			MetricsAddr:  metricsAddr,
 			FIBProtocol:  fibProto,
+			NoFIB:        noFIB,
 			Logger:       slog.New(h),
 			DrainOnExit:  drain,
 			ConnectRetry: connectRetry,

@@ -52,7 +52,10 @@ DIR/state.json and removed by "kbgp lab down".`,
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "lab %q: %d nodes, %d pods, %d services\n", t.Name, len(t.Nodes), len(t.Pods()), len(t.Services))
-			s, err := lab.Up(cmd.Context(), t, lab.Options{Dir: dir, Prefix: prefix, Out: out, Timeout: timeout, NoAgents: noAgents})
+			// Ctrl-C while waiting for BGP removes the half-built lab.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			s, err := lab.Up(ctx, t, lab.Options{Dir: dir, Prefix: prefix, Out: out, Timeout: timeout, NoAgents: noAgents})
 			if err != nil {
 				return err
 			}

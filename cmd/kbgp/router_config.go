@@ -19,6 +19,7 @@ func newRouterConfigCmd() *cobra.Command {
 		vendor, peering, ebgpAS, routerID, rosVersion string
 		routerAddrs                                   []string
 		maxPaths                                      int
+		rrClientRole                                  bool
 	)
 	vendors := make([]string, len(routercfg.Vendors))
 	for i, v := range routercfg.Vendors {
@@ -57,8 +58,9 @@ FRR and BIRD output loads in bgpd and bird as is (check it with
 	f.StringVar(&routerID, "router-id", "", "the router's BGP identifier (default: its IPv4 address)")
 	f.StringVar(&rosVersion, "routeros-version", routercfg.DefaultRouterOSVersion, "RouterOS version: 7.1-7.19 syntax, or 7.20+ with /routing/bgp/instance")
 	f.IntVar(&maxPaths, "max-paths", routercfg.DefaultMaxPaths, "multipath (ECMP) width")
+	f.BoolVar(&rrClientRole, "routeros-rr-client-role", false, "RouterOS: local.role=ibgp-rr-client toward reflectors that treat the router as their client (default: plain ibgp, as in the seed)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		opts := routercfg.Options{NodePeering: peering, RouterOSVersion: rosVersion, MaxPaths: maxPaths}
+		opts := routercfg.Options{NodePeering: peering, RouterOSVersion: rosVersion, MaxPaths: maxPaths, RouterOSRRClientRole: rrClientRole}
 		if vendor == "" {
 			return fmt.Errorf("--vendor is required: one of %s", strings.Join(vendors, ", "))
 		}

@@ -129,6 +129,7 @@ type Agent struct {
 	badRes     map[string]string // datastore read errors by kind/name
 	compileErr string
 	reconcile  status.Reconcile
+	retry      bool // the last apply failed: retry on the next tick
 	warnings   map[string]bool
 	fib        *fib.FIB
 	fibStats   status.FIBStats

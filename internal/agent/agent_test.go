@@ -292,6 +292,9 @@ spec:
 
 	t.Run("graceful restart keeps routes", func(t *testing.T) {
 		old := c.agents[0]
+		full := []string{"192.168.0.64/26 unicast via 192.0.2.12", "192.168.0.128/26 unicast via 192.0.2.13", "192.168.0.0/26 blackhole"}
+		waitFor(t, 10*time.Second, "ubuntu-1's routes before the restart", func() string { return hasAll(old.kernelRoutes(t), full...) })
+		waitFor(t, 10*time.Second, "the ToR's route to ubuntu-1", func() string { return hasAll(c.torPrefixes(t), "192.168.0.0/26") })
 		old.stop(t)
 		// Watch ubuntu-1's kernel and the ToR for lost routes from now on.
 		var lost atomic.Value
@@ -305,7 +308,7 @@ spec:
 					return
 				case <-time.After(20 * time.Millisecond):
 				}
-				if m := hasAll(old.kernelRoutes(t), "192.168.0.64/26 unicast via 192.0.2.12", "192.168.0.128/26 unicast via 192.0.2.13", "192.168.0.0/26 blackhole"); m != "" {
+				if m := hasAll(old.kernelRoutes(t), full...); m != "" {
 					lost.Store("ubuntu-1 kernel: " + m)
 				}
 				if m := hasAll(c.torPrefixes(t), "192.168.0.0/26"); m != "" {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -369,7 +370,13 @@ func TestE2ESeed(t *testing.T) {
 		if err := l.agents[0].Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
-		l.agents[0].Wait()
+		pid := l.agents[0].Process.Pid
+		waitFor(t, 10*time.Second, "the killed agent to be reaped", func() string {
+			if err := syscall.Kill(pid, 0); err == nil {
+				return fmt.Sprintf("pid %d still exists", pid)
+			}
+			return ""
+		})
 		time.Sleep(2 * time.Second) // the router and the reflector notice
 		l.startAgent(0)
 		waitFor(t, 60*time.Second, "ubuntu-1 back and out of graceful restart", func() string {

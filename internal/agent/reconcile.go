@@ -66,6 +66,12 @@ func (a *Agent) routineConfig(ctx context.Context, events <-chan store.Event) er
 			a.progress("config")
 		case <-tick.C:
 			a.recheckBad(ctx)
+			a.mu.Lock()
+			retry := a.retry
+			a.mu.Unlock()
+			if retry && cache.Synced() {
+				a.reconcileResources(ctx, cache.Resources())
+			}
 			a.progress("config")
 		}
 	}
@@ -127,6 +133,7 @@ func (a *Agent) reconcileResources(ctx context.Context, rs []api.Resource) {
 	a.mu.Lock()
 	a.reconcile.At, a.reconcile.Duration = start, statusDuration(d)
 	a.reconcile.Error = ""
+	a.retry = err != nil
 	if err != nil {
 		a.reconcile.Error = err.Error()
 	}
@@ -204,11 +211,29 @@ func (a *Agent) apply(ctx context.Context, st *config.NodeState) error {
 			errs = append(errs, fmt.Errorf("originating %s: %w", pfx, err))
 		}
 	}
-	a.mu.Lock()
-	a.state = st
-	a.mu.Unlock()
+	a.commit(st)
 	a.kickFIB()
 	return errors.Join(errs...)
+}
+
+// commit records st as the applied state, without the sessions that could
+// not be configured, so that the next reconcile (a retry or a datastore
+// change) adds them again.
+func (a *Agent) commit(st *config.NodeState) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	applied := st
+	if len(a.peers) != len(st.Peers) {
+		c := *st
+		c.Peers = nil
+		for _, p := range st.Peers {
+			if a.peers[p.Name] != nil {
+				c.Peers = append(c.Peers, p)
+			}
+		}
+		applied = &c
+	}
+	a.state = applied
 }
 
 // rebuild replaces the speaker: every session restarts.
@@ -265,6 +290,7 @@ func (a *Agent) rebuild(ctx context.Context, st *config.NodeState, ch config.Cha
 	for i := range st.Peers {
 		errs = append(errs, a.addPeer(ctx, sp, st, &st.Peers[i]))
 	}
+	a.commit(st)
 	select {
 	case a.spCh <- struct{}{}:
 	default:

@@ -2,7 +2,9 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"net/http/httptest"
 	"net/netip"
 	"slices"
@@ -271,4 +273,36 @@ func TestMetricsAndStatus(t *testing.T) {
 	if n.ASN != 64513 || n.RouterID != netip.MustParseAddr("172.16.30.102") || len(n.Peers) != 3 || !strings.Contains(n.Reconcile.Error, "BGPPeer/x: bad") {
 		t.Errorf("node status: AS %d router ID %v peers %s reconcile error %q", n.ASN, n.RouterID, peerStates(n), n.Reconcile.Error)
 	}
+}
+
+// TestRetryAfterFailure: the BGP port is taken when the agent starts; it
+// reports the error, keeps running and starts the speaker once the port
+// is free, without a datastore change.
+func TestRetryAfterFailure(t *testing.T) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := netip.MustParseAddrPort(l.Addr().String())
+	ds, _ := store.Open(t.TempDir(), nil)
+	applyYAML(t, ds, "seed.yaml", seedResources(0, netip.MustParseAddrPort("172.16.30.254:0"),
+		[3]netip.Prefix{netip.MustParsePrefix("172.16.30.101/24"), netip.MustParsePrefix("172.16.30.102/24"), netip.MustParsePrefix("172.16.30.103/24")}))
+	ra := startAgent(t, Options{Node: "ubuntu-1", Store: ds, IPv4: Address{Mode: "none"}, Listen: []netip.AddrPort{addr}})
+	waitFor(t, 10*time.Second, "the listen error", func() string {
+		if e := ra.node(t).Reconcile.Error; !strings.Contains(e, "speaker") {
+			return fmt.Sprintf("reconcile error %q", e)
+		}
+		return ""
+	})
+	if ra.node(t).Running {
+		t.Errorf("speaker running although its port is taken")
+	}
+	l.Close()
+	waitFor(t, 10*time.Second, "the speaker to start", func() string {
+		n := ra.node(t)
+		if !n.Running || n.Reconcile.Error != "" || len(n.Peers) != 1 {
+			return fmt.Sprintf("running %v, error %q, peers %s", n.Running, n.Reconcile.Error, peerStates(n))
+		}
+		return ""
+	})
 }

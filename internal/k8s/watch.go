@@ -137,8 +137,8 @@ type watcher struct {
 	nodes    corelisters.NodeLister
 	services corelisters.ServiceLister // nil with Options.NoServices
 	slices   discoverylisters.EndpointSliceLister
-	crd    []crdLister
-	synced []cache.InformerSynced
+	crd      []crdLister
+	synced   []cache.InformerSynced
 
 	mu    sync.Mutex
 	dirty map[wkey]bool

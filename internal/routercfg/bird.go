@@ -6,7 +6,7 @@ import (
 )
 
 // appendBIRD writes a BIRD 2 configuration (doc/bird.sgml).
-func appendBIRD(b []byte, r *Router) []byte {
+func appendBIRD(b []byte, r *Router, opts Options) []byte {
 	l := lines(b)
 	l.comments(header(r, "#", "BIRD 2 (check with: bird -p -c FILE)"))
 	l.f("router id %s;", r.RouterID)
@@ -78,6 +78,10 @@ func appendBIRD(b []byte, r *Router) []byte {
 		}
 		l.f("  hold time %s;", secs(s.HoldTime))
 		l.f("  keepalive time %s;", secs(s.KeepaliveTime))
+		if opts.ConnectRetry > 0 {
+			l.f("  connect delay time 1;")
+			l.f("  connect retry time %d;", max(1, int(opts.ConnectRetry.Seconds())))
+		}
 		if s.Password != "" {
 			l.f("  password \"%s\";", s.Password)
 		}

@@ -68,6 +68,9 @@ func appendFRR(b []byte, r *Router, opts Options) []byte {
 			l.f(" neighbor %s password %s", n, s.Password)
 		}
 		l.f(" neighbor %s timers %s %s", n, secs(s.KeepaliveTime), secs(s.HoldTime))
+		if opts.ConnectRetry > 0 {
+			l.f(" neighbor %s timers connect %d", n, max(1, int(opts.ConnectRetry.Seconds())))
+		}
 		switch {
 		case s.TTLSecurity > 0:
 			// RFC 5082 §3: GTSM; the nodes send with TTL 255.

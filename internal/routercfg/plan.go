@@ -53,6 +53,14 @@ type Options struct {
 	MaxPaths int
 	// Hostname names the router in FRR output (default "router").
 	Hostname string
+	// RouterOSRRClientRole makes RouterOS iBGP sessions to reflectors
+	// that treat the router as their client use local.role=ibgp-rr-client
+	// instead of the seed's (working) local.role=ibgp.
+	RouterOSRRClientRole bool
+	// ConnectRetry, when non-zero, sets the router's connect-retry timer
+	// (FRR "timers connect", BIRD "connect retry time"); the lab uses 1s
+	// to converge in seconds. Zero keeps the vendor default.
+	ConnectRetry time.Duration
 }
 
 // Router is the vendor-neutral plan of the router side.
@@ -98,6 +106,9 @@ type Session struct {
 	Local     netip.Addr // the router's address in this family
 	RemoteAS  api.ASNumber
 	Internal  bool
+	// RRClient: the node (a reflector) treats the router as its route
+	// reflector client (RFC 4456).
+	RRClient bool
 	// Multihop is set when the router's address is outside the node's
 	// subnet.
 	Multihop      bool
@@ -281,6 +292,7 @@ func Plan(in *config.Input, opts Options) (*Router, error) {
 				}
 				sess.HoldTime, sess.KeepaliveTime = cp.HoldTime.Duration, cp.KeepaliveTime.Duration
 				sess.TTLSecurity = cp.TTLSecurity
+				sess.RRClient = cp.RouteReflectorClient
 				sess.BFD = cp.BFD
 				sess.AddPathReceive = cp.AddPathSend
 				if pw := cp.Password; pw != nil {

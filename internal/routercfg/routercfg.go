@@ -76,7 +76,7 @@ func Render(r *Router, opts Options) ([]byte, error) {
 	case FRR:
 		b = appendFRR(nil, r, opts)
 	case BIRD:
-		b = appendBIRD(nil, r)
+		b = appendBIRD(nil, r, opts)
 	case CiscoIOS:
 		b = appendCisco(nil, r)
 	case Junos:

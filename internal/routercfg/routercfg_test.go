@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -54,6 +55,7 @@ var genCases = []genCase{
 	{name: "seed-ebgp", input: "seed-ebgp"},
 	{name: "seed-ebgp-as", input: "seed", opts: Options{EBGPAS: 65000}},
 	{name: "seed-ros720", input: "seed", opts: Options{RouterOSVersion: "7.20"}},
+	{name: "seed-lab", input: "seed", opts: Options{NodePeering: PeerAll, RouterOSRRClientRole: true, ConnectRetry: time.Second, Hostname: "lab-router"}},
 	{name: "full", input: "full", secrets: map[string]map[string]string{"bgp-secrets": {"tor": "s3cret"}}},
 	{name: "full-unresolved", input: "full", opts: Options{NodePeering: PeerAll, MaxPaths: 4}},
 }

@@ -66,9 +66,14 @@ func appendRouterOS(b []byte, r *Router, opts Options) ([]byte, error) {
 		l.f("/routing/bgp/instance/add name=kbgp as=%s router-id=%s multipath=%d", r.ASN, r.RouterID, r.MaxPaths)
 	}
 	for _, s := range r.Sessions {
+		// local.role describes the router's side; the seed's sessions
+		// worked with plain ibgp toward the reflector.
 		role := "ibgp"
-		if !s.Internal {
+		switch {
+		case !s.Internal:
 			role = "ebgp"
+		case s.RRClient && opts.RouterOSRRClientRole:
+			role = "ibgp-rr-client"
 		}
 		// The seed's command first: name remote.address remote.as
 		// local.role, then as (7.1-7.19) or instance (7.20+).

@@ -38,6 +38,11 @@ type conn struct {
 	final *wire.Notification // sent by routineWrite on dead; set before close(dead)
 
 	maxLen atomic.Int32 // largest message the reader accepts
+	// rxAt is when the reader last read a complete message (Unix ns), and
+	// delivering is true while it waits to hand one to the session
+	// goroutine: a backlog on kbgp's side is not a silent peer.
+	rxAt       atomic.Int64
+	delivering atomic.Bool
 }
 
 // connEvent is a message (or read error) from a connection's reader.
@@ -97,8 +102,10 @@ func (c *conn) routineRead() {
 			} else {
 				ev.typ, ev.body = typ, body
 				c.s.countIn(typ)
+				c.rxAt.Store(time.Now().UnixNano())
 			}
 		}
+		c.delivering.Store(true)
 		select {
 		case c.s.events <- ev:
 		case <-c.dead:
@@ -106,6 +113,7 @@ func (c *conn) routineRead() {
 		case <-c.s.done:
 			return
 		}
+		c.delivering.Store(false)
 		if ev.err != nil {
 			return
 		}

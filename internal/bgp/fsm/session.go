@@ -373,6 +373,16 @@ func (s *Session) handleTimers(now time.Time) {
 		if !c.delayOpenAt.IsZero() && !now.Before(c.delayOpenAt) {
 			s.sendOpen(c)
 		}
+		if !c.holdAt.IsZero() && !now.Before(c.holdAt) && c.neg != nil {
+			// Messages read but not yet processed (the session goroutine
+			// was busy, e.g. waiting for the RIB) prove the peer is alive:
+			// restart the hold timer from the last message read.
+			if c.delivering.Load() {
+				c.holdAt = now.Add(c.neg.HoldTime)
+			} else if rx := time.Unix(0, c.rxAt.Load()); now.Sub(rx) < c.neg.HoldTime {
+				c.holdAt = rx.Add(c.neg.HoldTime)
+			}
+		}
 		if !c.holdAt.IsZero() && !now.Before(c.holdAt) {
 			// RFC 4271 §6.5: "If a system does not receive successive
 			// KEEPALIVE, UPDATE, and/or NOTIFICATION messages within the

@@ -161,3 +161,23 @@ func BenchmarkAppendUpdate1000(b *testing.B) {
 	b.SetBytes(int64(len(buf)))
 	b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "prefixes/s")
 }
+
+// TestSplitAllocs: framing runs on every received message, so a valid
+// header must parse without allocating.
+func TestSplitAllocs(t *testing.T) {
+	stream := AppendKeepalive(nil)
+	stream = AppendEndOfRIB(stream, IPv4Unicast)
+	allocs := testing.AllocsPerRun(100, func() {
+		rest := stream
+		for len(rest) > 0 {
+			msg, r, ok, err := Split(rest, MaxMessageLen)
+			if err != nil || !ok || len(msg) == 0 {
+				t.Fatalf("Split: %v %v", ok, err)
+			}
+			rest = r
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("Split of two messages: %v allocs, want 0", allocs)
+	}
+}

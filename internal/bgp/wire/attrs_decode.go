@@ -65,6 +65,20 @@ func wantFlags(t AttrType) (flags uint8, known bool) {
 	return 0, false
 }
 
+// malformedAction is the RFC 7606 approach for a malformed known
+// attribute t where its specification overrides the treat-as-withdraw
+// default of §3(c): ATOMIC_AGGREGATE (§7.6), AGGREGATOR (§7.7) and
+// AS4_AGGREGATOR (RFC 6793 §6) are "attribute discard". AS4_PATH stays
+// treat-as-withdraw for flag errors, as FRR does (shared/testdata/vectors/
+// frr-rfc7606 as4path-flag-nontrans).
+func malformedAction(t AttrType) Action {
+	switch t {
+	case AttrAtomicAggregate, AttrAggregator, AttrAS4Aggregator:
+		return ActionAttrDiscard
+	}
+	return ActionTreatAsWithdraw
+}
+
 // isMartian4 reports whether a is not a valid IPv4 host address for
 // NEXT_HOP (RFC 4271 §6.3: "If the NEXT_HOP attribute field is
 // syntactically incorrect ... or ... not a valid IP host address").
@@ -106,19 +120,21 @@ func (u *Update) decodeAttr(flags uint8, t AttrType, val, raw []byte, o *Options
 	// RFC 7606 §3(c): "If the value of either the Optional or Transitive
 	// bits in the Attribute Flags is in conflict with their specified
 	// values, then the attribute MUST be treated as malformed and the
-	// 'treat-as-withdraw' approach used". MP_REACH/MP_UNREACH are still
-	// parsed below so the NLRI to withdraw are known.
+	// 'treat-as-withdraw' approach used, unless the specification for the
+	// attribute mandates different handling for a malformed attribute."
+	// MP_REACH/MP_UNREACH are still parsed below so the NLRI to withdraw
+	// are known.
 	if flags&(FlagOptional|FlagTransitive) != want {
-		es.add(attrErr(ActionTreatAsWithdraw, UpdateAttrFlags, t, raw, "flags %#02x, want optional/transitive %#02x", flags, want))
+		es.add(attrErr(malformedAction(t), UpdateAttrFlags, t, raw, "flags %#02x, want optional/transitive %#02x", flags, want))
 		if t != AttrMPReach && t != AttrMPUnreach {
 			return
 		}
 	}
 	// RFC 4271 §4.3: "For well-known attributes ..., the Partial bit MUST
-	// be set to 0"; a conflict is an Attribute Flags Error (§6.3), which
-	// RFC 7606 §3(c) turns into treat-as-withdraw.
+	// be set to 0"; a conflict is an Attribute Flags Error (§6.3), handled
+	// as the attribute's malformation (RFC 7606 §3(c)).
 	if want&FlagOptional == 0 && flags&FlagPartial != 0 {
-		es.add(attrErr(ActionTreatAsWithdraw, UpdateAttrFlags, t, raw, "Partial bit set on a well-known attribute"))
+		es.add(attrErr(malformedAction(t), UpdateAttrFlags, t, raw, "Partial bit set on a well-known attribute"))
 		return
 	}
 	taw := func(sub uint8, format string, args ...any) {
@@ -175,8 +191,15 @@ func (u *Update) decodeAttr(flags uint8, t AttrType, val, raw []byte, o *Options
 		}
 		nh := netip.AddrFrom4([4]byte(val))
 		// RFC 4271 §6.3 semantic check; RFC 7606 §7.3 keeps
-		// treat-as-withdraw for it.
+		// treat-as-withdraw for it. The NLRI field was decoded before
+		// the attributes: without IPv4 NLRI there, RFC 4760 §3 says the
+		// receiver "SHOULD ignore this attribute", so a bad one is
+		// discarded instead of withdrawing the MP_REACH_NLRI routes.
 		if isMartian4(nh) {
+			if len(u.NLRI) == 0 {
+				es.add(attrErr(ActionAttrDiscard, UpdateInvalidNextHop, t, raw, "%v is not a valid host address (ignored: no NLRI field)", nh))
+				return
+			}
 			taw(UpdateInvalidNextHop, "%v is not a valid host address", nh)
 			return
 		}

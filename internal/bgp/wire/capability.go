@@ -92,12 +92,14 @@ func AppendCapabilities(b []byte, c *Capabilities) []byte {
 	}
 	if c.HasFQDN {
 		b, off = beginCap(b, CapFQDN)
+		// The value (two length octets, host name, domain name) must fit
+		// the one-octet capability length: 253 octets of names in all.
 		h, d := c.Hostname, c.DomainName
-		if len(h) > 255 {
-			h = h[:255]
+		if len(h) > 253 {
+			h = h[:253]
 		}
-		if len(d) > 255-2-len(h) {
-			d = d[:255-2-len(h)]
+		if len(d) > 253-len(h) {
+			d = d[:253-len(h)]
 		}
 		b = append(b, byte(len(h)))
 		b = append(b, h...)

@@ -41,7 +41,9 @@ func ParseHeader(b []byte, maxLen int) (length int, typ MsgType, err error) {
 	}
 	length = int(binary.BigEndian.Uint16(b[16:18]))
 	typ = MsgType(b[18])
-	lenData := []byte{b[16], b[17]} // copied: b is the caller's receive buffer
+	// The erroneous Length field, copied (b is the caller's receive
+	// buffer) only on the error paths so a valid header does not allocate.
+	lenData := func() []byte { return []byte{b[16], b[17]} }
 	// RFC 4271 §6.1: "If the Type field of the message header is not
 	// recognized, then the Error Subcode MUST be set to Bad Message Type.
 	// The Data field MUST contain the erroneous Type field."
@@ -58,14 +60,14 @@ func ParseHeader(b []byte, maxLen int) (length int, typ MsgType, err error) {
 	// Error Subcode MUST be set to Bad Message Length. The Data field MUST
 	// contain the erroneous Length field."
 	if length < ml || length > maxLen {
-		return 0, 0, errf(NotifMessageHeader, HeaderBadLength, lenData, "%s length %d outside %d..%d", typ, length, ml, maxLen)
+		return 0, 0, errf(NotifMessageHeader, HeaderBadLength, lenData(), "%s length %d outside %d..%d", typ, length, ml, maxLen)
 	}
 	// RFC 8654 §4: OPEN and KEEPALIVE never exceed 4096 bytes.
 	if (typ == MsgOpen || typ == MsgKeepalive) && length > MaxMessageLen {
-		return 0, 0, errf(NotifMessageHeader, HeaderBadLength, lenData, "%s length %d over %d", typ, length, MaxMessageLen)
+		return 0, 0, errf(NotifMessageHeader, HeaderBadLength, lenData(), "%s length %d over %d", typ, length, MaxMessageLen)
 	}
 	if typ == MsgKeepalive && length != KeepaliveLen {
-		return 0, 0, errf(NotifMessageHeader, HeaderBadLength, lenData, "KEEPALIVE length %d, must be 19", length)
+		return 0, 0, errf(NotifMessageHeader, HeaderBadLength, lenData(), "KEEPALIVE length %d, must be 19", length)
 	}
 	return length, typ, nil
 }

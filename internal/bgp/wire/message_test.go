@@ -128,7 +128,7 @@ func TestNewShutdown(t *testing.T) {
 		t.Fatalf("got %q %v", m, ok)
 	}
 	if _, err := NewShutdown(CeaseAdminShutdown, strings.Repeat("x", 129)); err == nil {
-		t.Fatal("129-byte message accepted; RFC 9003 §2 allows 128")
+		t.Fatal("129-byte message accepted; kbgp sends at most 128 (RFC 9003 §6)")
 	}
 	if _, err := NewShutdown(CeaseAdminShutdown, "\xff"); err == nil {
 		t.Fatal("invalid UTF-8 accepted")
@@ -189,5 +189,20 @@ func TestEndOfRIB(t *testing.T) {
 	u := Update{NLRI: nlris("10.0.0.0/8")}
 	if _, ok := IsEndOfRIB(&u); ok {
 		t.Fatal("UPDATE with NLRI reported as End-of-RIB")
+	}
+}
+
+// TestShutdownMessageReceiveLimit: RFC 9003 §2 raised the Shutdown
+// Communication to "up to 255 octets"; RFC 9003 §6 only advises senders
+// to keep to RFC 8203's 128 when the peer's support is unknown. A receiver
+// must accept the longer message.
+func TestShutdownMessageReceiveLimit(t *testing.T) {
+	for _, n := range []int{1, 128, 129, 200, 255} {
+		msg := strings.Repeat("m", n)
+		d := append([]byte{byte(n)}, msg...)
+		nf := Notification{Code: NotifCease, Subcode: CeaseAdminShutdown, Data: d}
+		if got, ok := nf.ShutdownMessage(); !ok || got != msg {
+			t.Errorf("%d-byte communication: got %d bytes, ok=%v", n, len(got), ok)
+		}
 	}
 }

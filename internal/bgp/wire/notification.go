@@ -13,8 +13,16 @@ type Notification struct {
 	Data          []byte
 }
 
-// MaxShutdownMessageLen is the longest Shutdown Communication (RFC 9003 §2).
+// MaxShutdownMessageLen is the longest Shutdown Communication kbgp sends.
+// RFC 9003 §6: "If it is known that the peer BGP speaker supports this
+// specification, then a Shutdown Communication that is not longer than 255
+// octets MAY be sent. Otherwise, ... it SHOULD NOT be longer than 128
+// octets." kbgp does not know, so it sends at most 128.
 const MaxShutdownMessageLen = 128
+
+// maxShutdownReceiveLen is the longest Shutdown Communication kbgp accepts:
+// RFC 9003 §2 allows "up to 255 octets" (the whole length octet).
+const maxShutdownReceiveLen = 255
 
 // AppendNotification appends a complete NOTIFICATION message.
 func AppendNotification(b []byte, n *Notification) ([]byte, error) {
@@ -38,8 +46,8 @@ func (n *Notification) Decode(body []byte) error {
 }
 
 // NewShutdown returns a Cease NOTIFICATION with subcode CeaseAdminShutdown or
-// CeaseAdminReset carrying a Shutdown Communication (RFC 9003 §2: "a UTF-8
-// encoded string ... length ... up to 128 octets").
+// CeaseAdminReset carrying a Shutdown Communication (RFC 9003 §2, a UTF-8
+// string), at most MaxShutdownMessageLen octets (RFC 9003 §6).
 func NewShutdown(subcode uint8, msg string) (*Notification, error) {
 	if subcode != CeaseAdminShutdown && subcode != CeaseAdminReset {
 		return nil, fmt.Errorf("wire: shutdown communication needs Cease subcode 2 or 4, not %d", subcode)
@@ -65,7 +73,7 @@ func (n *Notification) ShutdownMessage() (string, bool) {
 		return "", false
 	}
 	l := int(n.Data[0])
-	if l == 0 || l > len(n.Data)-1 || l > MaxShutdownMessageLen {
+	if l == 0 || l > len(n.Data)-1 || l > maxShutdownReceiveLen {
 		return "", false
 	}
 	s := string(n.Data[1 : 1+l])

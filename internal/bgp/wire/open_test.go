@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -173,5 +174,38 @@ func TestCapabilityDuplicatesMerge(t *testing.T) {
 	}
 	if d := cmp.Diff(want, m.Caps, cmpOpts...); d != "" {
 		t.Fatalf("(-want +got)\n%s", d)
+	}
+}
+
+// TestFQDNTruncation: the FQDN capability value is one octet long, so
+// hostname and domain name are cut to fit 255 octets together with their
+// two length octets; a long host name must not panic the encoder.
+func TestFQDNTruncation(t *testing.T) {
+	tests := []struct {
+		name             string
+		host, domain     string
+		wantHost, wantDm int
+	}{
+		{"short", "n1", "lab", 2, 3},
+		{"host 253 fills the value", strings.Repeat("h", 253), "lab", 253, 0},
+		{"host 254", strings.Repeat("h", 254), "lab", 253, 0},
+		{"host 300", strings.Repeat("h", 300), "x", 253, 0},
+		{"domain cut", strings.Repeat("h", 200), strings.Repeat("d", 100), 200, 53},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Capabilities{HasFQDN: true, Hostname: tc.host, DomainName: tc.domain}
+			b := AppendCapabilities(nil, &c)
+			if int(b[1]) != len(b)-2 {
+				t.Fatalf("capability length %d, value is %d bytes", b[1], len(b)-2)
+			}
+			var got Capabilities
+			if err := got.decode(b); err != nil {
+				t.Fatalf("re-decode: %v", err)
+			}
+			if len(got.Hostname) != tc.wantHost || len(got.DomainName) != tc.wantDm {
+				t.Fatalf("hostname %d bytes, domain %d bytes; want %d and %d", len(got.Hostname), len(got.DomainName), tc.wantHost, tc.wantDm)
+			}
+		})
 	}
 }

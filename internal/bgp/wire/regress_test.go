@@ -65,7 +65,10 @@ func TestMalformedRegressions(t *testing.T) {
 			name: "FRR #23411 unused flag bits are not re-advertised",
 			msg:  func(t *testing.T) []byte { return mkUpdate(t, "", okAttrs+"c5 fe 01 00", "180a0a0a") },
 			check: func(t *testing.T, u *Update, _ *Error) {
-				enc, _ := AppendUpdate(nil, u, nil)
+				enc, err := AppendUpdate(nil, u, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
 				if !bytes.Contains(enc, []byte{0xe0, 0xfe, 1, 0}) {
 					t.Fatalf("want flags 0xe0 on re-encode: %x", enc)
 				}
@@ -236,6 +239,52 @@ func TestMalformedRegressions(t *testing.T) {
 				return mkUpdate(t, "", "40010100 40020402015ba0 400304c0000201 c01106 0301fa56ea00", "180a0a0a")
 			},
 			action: ActionAttrDiscard, attr: AttrAS4Path, wantNLRI: 1,
+		},
+		{
+			// RFC 7606 §3(c): flag conflicts are treat-as-withdraw "unless
+			// the specification for the attribute mandates different
+			// handling", and §7.7 mandates attribute discard for AGGREGATOR.
+			name:   "AGGREGATOR with well-known flags is discarded, not withdrawn",
+			msg:    func(t *testing.T) []byte { return mkUpdate(t, "", okAttrs+"400706fde9c0000201", "180a0a0a") },
+			action: ActionAttrDiscard, attr: AttrAggregator, wantNLRI: 1,
+			check: func(t *testing.T, u *Update, _ *Error) {
+				if u.Attrs.Has(AttrAggregator) {
+					t.Fatal("AGGREGATOR kept")
+				}
+			},
+		},
+		{
+			name:   "ATOMIC_AGGREGATE marked optional is discarded (RFC 7606 §7.6)",
+			msg:    func(t *testing.T) []byte { return mkUpdate(t, "", okAttrs+"c00600", "180a0a0a") },
+			action: ActionAttrDiscard, attr: AttrAtomicAggregate, wantNLRI: 1,
+		},
+		{
+			name:   "AS4_AGGREGATOR non-transitive is discarded (RFC 6793 §6)",
+			msg:    func(t *testing.T) []byte { return mkUpdate(t, "", okAttrs+"801208fa56ea00c0000201", "180a0a0a") },
+			action: ActionAttrDiscard, attr: AttrAS4Aggregator, wantNLRI: 1,
+		},
+		{
+			// RFC 4760 §3: "An UPDATE message that carries no NLRI, other
+			// than the one encoded in the MP_REACH_NLRI attribute, SHOULD
+			// NOT carry the NEXT_HOP attribute. If such a message contains
+			// the NEXT_HOP attribute, the BGP speaker that receives the
+			// message SHOULD ignore this attribute."
+			name: "bad NEXT_HOP beside MP_REACH only does not withdraw the MP routes",
+			msg: func(t *testing.T) []byte {
+				return mkUpdate(t, "", "800e1e 0002 01 10 20010db8000000000000000000000001 00 40 20010db800000000"+
+					"40010100 400200 40030400000000", "")
+			},
+			action: ActionAttrDiscard, attr: AttrNextHop, wantNLRI: 1,
+			check: func(t *testing.T, u *Update, _ *Error) {
+				if u.Attrs.Has(AttrNextHop) {
+					t.Fatal("invalid NEXT_HOP kept")
+				}
+			},
+		},
+		{
+			name:   "bad NEXT_HOP with IPv4 NLRI is still treat-as-withdraw",
+			msg:    func(t *testing.T) []byte { return mkUpdate(t, "", "40010100 400200 40030400000000", "180a0a0a") },
+			action: ActionTreatAsWithdraw, attr: AttrNextHop, wantNLRI: 1,
 		},
 	}
 	for _, tc := range tests {
