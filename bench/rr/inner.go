@@ -68,7 +68,7 @@ func build(a *innerArgs) (*scenario.Workload, error) {
 	case "sessions":
 		return scenario.Sessions(a.N)
 	case "table":
-		t, err := scenario.LoadTable(filepath.Join(a.Shared, scenario.TableFile), a.TableLimit)
+		t, err := scenario.LoadTable(filepath.Join(a.Shared, scenario.TableFile), a.TableLimit, scenario.AS)
 		if err != nil {
 			return nil, err
 		}

@@ -197,11 +197,17 @@ func (c *compiler) load(node string) error {
 		// Calico's Kubernetes datastore keeps the BGP fields as Node
 		// annotations; kbgp uses each annotation when the field is empty.
 		ni.addr[0], ni.addr[1] = b.IPv4Address, b.IPv6Address
-		if !ni.addr[0].IsValid() {
-			ni.addr[0], _ = netip.ParsePrefix(ann[AnnotationIPv4Address])
+		// validate has rejected malformed annotations, so an error here
+		// means the annotation is absent.
+		if v, ok := ann[AnnotationIPv4Address]; ok && !ni.addr[0].IsValid() {
+			if p, err := parseCIDROrIP(v); err == nil {
+				ni.addr[0] = p
+			}
 		}
-		if !ni.addr[1].IsValid() {
-			ni.addr[1], _ = netip.ParsePrefix(ann[AnnotationIPv6Address])
+		if v, ok := ann[AnnotationIPv6Address]; ok && !ni.addr[1].IsValid() {
+			if p, err := parseCIDROrIP(v); err == nil {
+				ni.addr[1] = p
+			}
 		}
 		if b.ASNumber != nil {
 			ni.asn = *b.ASNumber
@@ -209,8 +215,10 @@ func (c *compiler) load(node string) error {
 			ni.asn = a
 		}
 		ni.clusterID = b.RouteReflectorClusterID
-		if !ni.clusterID.IsValid() {
-			ni.clusterID, _ = netip.ParseAddr(ann[AnnotationRouteReflectorClusterID])
+		if v, ok := ann[AnnotationRouteReflectorClusterID]; ok && !ni.clusterID.IsValid() {
+			if a, err := netip.ParseAddr(v); err == nil {
+				ni.clusterID = a
+			}
 		}
 		ni.bgp = ni.addr[0].IsValid() || ni.addr[1].IsValid()
 		if _, dup := c.byName[ni.name]; dup {
@@ -249,6 +257,23 @@ func (c *compiler) load(node string) error {
 	}
 	c.state = s
 	return nil
+}
+
+// parseCIDROrIP parses a Node address annotation the way libcalico-go does
+// (ParseCIDROrIP): "10.0.0.1/24", or a bare address taken as a host prefix
+// (/32 or /128).
+func parseCIDROrIP(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		if a.Zone() != "" {
+			return netip.Prefix{}, fmt.Errorf("address %q has a zone", s)
+		}
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	return netip.ParsePrefix(s)
 }
 
 // hashRouterID derives a stable IPv4-formatted router ID from a node name

@@ -215,7 +215,7 @@ func (v *validator) node(n *api.Node) {
 			}
 		case AnnotationIPv4Address, AnnotationIPv6Address:
 			var pfx netip.Prefix
-			if pfx, err = netip.ParsePrefix(val); err == nil && pfx.Addr().Is4() != (k == AnnotationIPv4Address) {
+			if pfx, err = parseCIDROrIP(val); err == nil && pfx.Addr().Is4() != (k == AnnotationIPv4Address) {
 				err = fmt.Errorf("wrong address family")
 			}
 		case AnnotationASNumber:

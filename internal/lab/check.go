@@ -22,8 +22,9 @@ type CheckOptions struct {
 }
 
 // Check probes every target from the client, prints the table, every
-// node's `kbgp node status` and the router's BGP table, and returns an
-// error when a target that must work did not.
+// node's `kbgp node status` and the router's BGP table, redraws the
+// picture with the current session states, and returns an error when a
+// target that must work did not.
 func Check(ctx context.Context, dir string, out io.Writer, opt CheckOptions) error {
 	if opt.Connections <= 0 {
 		opt.Connections = 20
@@ -65,6 +66,9 @@ func Check(ctx context.Context, dir string, out io.Writer, opt CheckOptions) err
 	fmt.Fprintf(out, "\n== %s: kernel routes\n", t.Router.Name)
 	o, _ = output("ip", "-n", s.NSName(t.Router.Name), "route", "show")
 	fmt.Fprint(out, o)
+	if paths, err := WritePicture(ctx, s); err == nil {
+		fmt.Fprintf(out, "\npicture (current session states): %s\n", strings.Join(paths, ", "))
+	}
 	if len(failed) > 0 {
 		return fmt.Errorf("lab check: %d targets that must work failed: %s", len(failed), strings.Join(failed, ", "))
 	}

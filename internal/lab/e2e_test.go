@@ -82,10 +82,6 @@ func TestLabUpCheckDown(t *testing.T) {
 	if out, err := kbgp("up"); err == nil || !strings.Contains(out, "already exists") {
 		t.Errorf("a second lab up: err %v, want a refusal saying the lab already exists", err)
 	}
-	s, err := LoadState(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Routes propagate a moment after the sessions come up.
 	var checkOut string
 	deadline := time.Now().Add(30 * time.Second)
@@ -109,6 +105,19 @@ func TestLabUpCheckDown(t *testing.T) {
 	}
 	if out, err := kbgp("exec", "router", "--", "vtysh", "-c", "show bgp summary"); err != nil || !strings.Contains(out, "ubuntu-2") {
 		t.Errorf("lab exec router -- vtysh: %v", err)
+	}
+	// Scenarios that must lose nothing on the seed topology.
+	for _, sc := range []string{"agent-restart", "masquerade"} {
+		if out, err := kbgp("scenario", sc, "--before", "1s", "--after", "5s"); err != nil || !strings.Contains(out, "as expected") {
+			t.Errorf("lab scenario %s: %v", sc, err)
+		}
+	}
+	if _, err := kbgp("scenario", "no-such"); err == nil {
+		t.Errorf("lab scenario no-such: no error")
+	}
+	s, err := LoadState(dir) // after agent-restart replaced an agent
+	if err != nil {
+		t.Fatal(err)
 	}
 	if _, err := kbgp("down"); err != nil {
 		t.Errorf("lab down: %v", err)

@@ -137,6 +137,7 @@ func Up(ctx context.Context, t *Topology, opt Options) (*State, error) {
 	}
 	for i, st := range steps {
 		if err := step(opt.Out, i+1, len(steps), st.what, st.fn); err != nil {
+			s.tailLogs(opt.Out, 5)
 			fmt.Fprintln(opt.Out, "lab up failed; removing what it created")
 			if derr := Down(opt.Dir, io.Discard); derr != nil {
 				err = errors.Join(err, derr)
@@ -411,4 +412,23 @@ func output(name string, args ...string) (string, error) {
 		return out.String(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
 	}
 	return out.String(), nil
+}
+
+// tailLogs prints the last n lines of every recorded process's log (they
+// are removed with the lab).
+func (s *State) tailLogs(out io.Writer, n int) {
+	for _, p := range s.Processes {
+		if p.Log == "" || p.Role == "pod-server" {
+			continue
+		}
+		b, err := os.ReadFile(p.Log)
+		if err != nil || len(b) == 0 {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+		fmt.Fprintf(out, "--- last lines of %s (%s on %s):\n", p.Log, p.Role, p.Host)
+		for _, l := range lines[max(0, len(lines)-n):] {
+			fmt.Fprintln(out, "   ", l)
+		}
+	}
 }

@@ -158,20 +158,27 @@ func (d *BGPDump) ribNextHop() []byte {
 	return d.nh
 }
 
+// appendRouteHead appends the fields bgpdump -m starts a table dump line
+// with: "KIND|time|B|peer address|peer AS|prefix|".
+func appendRouteHead(b []byte, kind string, ts []byte, peer netip.Addr, peerAS uint32, p netip.Prefix) []byte {
+	b = append(b, kind...)
+	b = append(b, '|')
+	b = append(b, ts...)
+	b = append(b, "|B|"...)
+	b = appendAddr(b, peer)
+	b = append(b, '|')
+	b = strconv.AppendUint(b, uint64(peerAS), 10)
+	b = append(b, '|')
+	b = appendAddr(b, p.Addr())
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(p.Bits()), 10)
+	return append(b, '|')
+}
+
 func (d *BGPDump) appendTableDump(b, ts []byte) []byte {
 	t := &d.td
 	d.a.parse(t.Attrs, asnLen2, false)
-	b = append(b, "TABLE_DUMP|"...)
-	b = append(b, ts...)
-	b = append(b, "|B|"...)
-	b = appendAddr(b, t.PeerAddr)
-	b = append(b, '|')
-	b = strconv.AppendUint(b, uint64(t.PeerAS), 10)
-	b = append(b, '|')
-	b = appendAddr(b, t.Prefix.Addr())
-	b = append(b, '/')
-	b = strconv.AppendInt(b, int64(t.Prefix.Bits()), 10)
-	b = append(b, '|')
+	b = appendRouteHead(b, "TABLE_DUMP", ts, t.PeerAddr, t.PeerAS, t.Prefix)
 	b = d.appendTail(b, d.ribNextHop(), false)
 	return append(b, '\n')
 }
@@ -189,21 +196,11 @@ func (d *BGPDump) appendRIB(b, ts []byte, rec *Record) ([]byte, error) {
 		}
 		p := &d.peers.Peers[e.PeerIndex]
 		d.a.parse(e.Attrs, asnLen4, ap)
+		kind := "TABLE_DUMP2"
 		if ap {
-			b = append(b, "TABLE_DUMP2_AP|"...)
-		} else {
-			b = append(b, "TABLE_DUMP2|"...)
+			kind = "TABLE_DUMP2_AP"
 		}
-		b = append(b, ts...)
-		b = append(b, "|B|"...)
-		b = appendAddr(b, p.Addr)
-		b = append(b, '|')
-		b = strconv.AppendUint(b, uint64(p.AS), 10)
-		b = append(b, '|')
-		b = appendAddr(b, rib.Prefix.Addr())
-		b = append(b, '/')
-		b = strconv.AppendInt(b, int64(rib.Prefix.Bits()), 10)
-		b = append(b, '|')
+		b = appendRouteHead(b, kind, ts, p.Addr, p.AS, rib.Prefix)
 		if ap {
 			b = strconv.AppendUint(b, uint64(e.PathID), 10)
 			b = append(b, '|')

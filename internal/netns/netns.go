@@ -72,8 +72,8 @@ func Add(name string) (*NS, error) {
 	}
 	ns := &NS{Name: name}
 	if err := run("ip", "-n", name, "link", "set", "lo", "up"); err != nil {
-		_ = ns.Delete()
-		return nil, fmt.Errorf("netns: add %q: bring lo up: %w", name, err)
+		// Do not leave a half-made namespace behind; report both failures.
+		return nil, errors.Join(fmt.Errorf("netns: add %q: bring lo up: %w", name, err), ns.Delete())
 	}
 	return ns, nil
 }

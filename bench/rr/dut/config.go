@@ -112,8 +112,17 @@ type GoConfig struct {
 	Addr    netip.Addr   `json:"addr"`
 	AS      uint32       `json:"as"`
 	Clients []netip.Addr `json:"clients"`
+	// Port is the BGP port to listen on (default 179; tests use others).
+	Port uint16 `json:"port,omitempty"`
 	// Profile is a directory for cpu.pprof and heap.pprof (kbgp only).
 	Profile string `json:"profile,omitempty"`
+}
+
+func (c *GoConfig) listen() netip.AddrPort {
+	if c.Port == 0 {
+		return netip.AddrPortFrom(c.Addr, 179)
+	}
+	return netip.AddrPortFrom(c.Addr, c.Port)
 }
 
 // GoDUTConfig is the JSON configuration of the kbgp and null DUTs.

@@ -94,23 +94,11 @@ func Measure(pids []int) (Usage, error) {
 		if err != nil {
 			return u, fmt.Errorf("dut: measure pid %d: %w", pid, err)
 		}
-		// Fields after the parenthesised command name: state is field 3,
-		// utime 14 and stime 15 (proc(5)).
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			return u, fmt.Errorf("dut: /proc/%d/stat: no command name", pid)
+		cpu, err := parseStat(string(b))
+		if err != nil {
+			return u, fmt.Errorf("dut: /proc/%d/stat: %w", pid, err)
 		}
-		f := strings.Fields(s[i+1:])
-		if len(f) < 13 {
-			return u, fmt.Errorf("dut: /proc/%d/stat: %d fields", pid, len(f))
-		}
-		ut, err1 := strconv.ParseInt(f[11], 10, 64)
-		st, err2 := strconv.ParseInt(f[12], 10, 64)
-		if err1 != nil || err2 != nil {
-			return u, fmt.Errorf("dut: /proc/%d/stat: bad utime/stime %q %q", pid, f[11], f[12])
-		}
-		u.CPU += time.Duration(ut+st) * time.Second / clockTick
+		u.CPU += cpu
 		hwm, rss, err := memory(pid)
 		if err != nil {
 			return u, err
@@ -119,6 +107,30 @@ func Measure(pids []int) (Usage, error) {
 		u.RSS += rss
 	}
 	return u, nil
+}
+
+// parseStat returns utime+stime from a /proc/PID/stat line. The fields
+// after the parenthesised command name (which may itself hold spaces and
+// parentheses) start with the state (field 3); utime and stime are fields
+// 14 and 15 (proc(5)).
+func parseStat(s string) (time.Duration, error) {
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("no command name in %q", s)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("%d fields after the command name, want at least 13", len(f))
+	}
+	ut, err1 := strconv.ParseUint(f[11], 10, 63)
+	st, err2 := strconv.ParseUint(f[12], 10, 63)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("bad utime/stime %q %q", f[11], f[12])
+	}
+	if ut > 1<<40 || st > 1<<40 {
+		return 0, fmt.Errorf("utime/stime %d/%d out of range", ut, st)
+	}
+	return time.Duration(ut+st) * time.Second / clockTick, nil
 }
 
 // memory returns VmHWM and VmRSS of pid in bytes.

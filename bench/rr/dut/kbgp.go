@@ -37,7 +37,7 @@ func RunKBGP(ctx context.Context, cfg GoConfig) (err error) {
 	sp, err := speaker.New(ctx, speaker.Config{
 		LocalAS:  cfg.AS,
 		RouterID: cfg.Addr,
-		Listen:   []netip.AddrPort{netip.AddrPortFrom(cfg.Addr, 179)},
+		Listen:   []netip.AddrPort{cfg.listen()},
 		RIB:      rib.Options{ClusterID: cfg.Addr},
 	})
 	if err != nil {
@@ -48,6 +48,7 @@ func RunKBGP(ctx context.Context, cfg GoConfig) (err error) {
 		pc := speaker.PeerConfig{
 			Session: fsm.Config{
 				PeerAddr: c,
+				PeerPort: cfg.Port,
 				PeerAS:   cfg.AS,
 				Passive:  true,
 				Families: []wire.Family{wire.IPv4Unicast},

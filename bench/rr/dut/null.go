@@ -19,7 +19,7 @@ import (
 // against it measures the testers and the loopback, not a BGP
 // implementation: its time is the floor for every real DUT.
 func RunNull(ctx context.Context, cfg GoConfig) error {
-	ln, err := net.Listen("tcp4", netip.AddrPortFrom(cfg.Addr, 179).String())
+	ln, err := net.Listen("tcp4", cfg.listen().String())
 	if err != nil {
 		return fmt.Errorf("null reflector: %w", err)
 	}

@@ -349,6 +349,12 @@ func (c *Client) read(r *bufio.Reader) error {
 					if !errors.As(err, &we) || we.Action == wire.ActionSessionReset {
 						return fmt.Errorf("client %s: UPDATE from DUT: %w", c.Addr, err)
 					}
+					if we.Action == wire.ActionTreatAsWithdraw {
+						// RFC 7606 §2: "treat-as-withdraw": the NLRI are
+						// withdrawn, not announced.
+						u.Withdrawn = append(u.Withdrawn, u.NLRI...)
+						u.NLRI = u.NLRI[:0]
+					}
 				}
 				c.apply(&u)
 			}

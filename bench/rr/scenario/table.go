@@ -33,8 +33,11 @@ type Table struct {
 // first announcement of each IPv4 unicast prefix: its ORIGIN, AS_PATH, MED
 // and COMMUNITIES (the attributes a reflector passes on; next hop and
 // LOCAL_PREF are each tester's own). limit > 0 stops after that many
-// prefixes.
-func LoadTable(path string, limit int) (*Table, error) {
+// prefixes. Announcements whose AS_PATH holds loopAS are skipped: the DUT
+// (in that AS) must drop them (RFC 4271 §9.1.2: "If the AS_PATH attribute
+// of a BGP route contains an AS loop, the BGP route should be excluded
+// from the Phase 2 decision function"), so no client would receive them.
+func LoadTable(path string, limit int, loopAS uint32) (*Table, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("table: %w", err)
@@ -65,7 +68,7 @@ func LoadTable(path string, limit int) (*Table, error) {
 		if err := d.Update(&u, &m); err != nil {
 			continue // RFC 7606 treat-as-withdraw or worse: not a clean announcement
 		}
-		if len(u.NLRI) == 0 || !u.Attrs.Has(wire.AttrASPath) {
+		if len(u.NLRI) == 0 || !u.Attrs.Has(wire.AttrASPath) || hasAS(u.Attrs.ASPath, loopAS) {
 			continue
 		}
 		g := Group{Attrs: reflectable(&u.Attrs)}
@@ -88,6 +91,17 @@ func LoadTable(path string, limit int) (*Table, error) {
 		return nil, fmt.Errorf("table %s: no IPv4 announcements", path)
 	}
 	return t, nil
+}
+
+func hasAS(path []wire.ASPathSegment, as uint32) bool {
+	for _, s := range path {
+		for _, a := range s.ASNs {
+			if a == as {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // reflectable copies the attributes a tester re-originates into iBGP.
