@@ -133,8 +133,10 @@ func inner(ctx context.Context, a *innerArgs) (res []report.Result, err error) {
 		return res, err
 	}
 	defer func() {
-		if serr := d.Stop(); serr != nil && err == nil {
-			err = serr
+		// A DUT that stops badly after it was measured does not void the
+		// measurement; it is reported.
+		if serr := d.Stop(); serr != nil {
+			progress("  warning: %v", serr)
 		}
 	}()
 	if err := dut.WaitListening(ctx, 179, 30*time.Second); err != nil {

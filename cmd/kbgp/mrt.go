@@ -30,9 +30,7 @@ func newMRTCmd() *cobra.Command {
 				defer f.Close()
 				in = f
 			}
-			skipped := 0
 			err := mrt.WriteBGPDump(cmd.OutOrStdout(), in, func(err error) {
-				skipped++
 				if !quiet {
 					fmt.Fprintf(cmd.ErrOrStderr(), "kbgp: %s: skipped: %v\n", args[0], err)
 				}

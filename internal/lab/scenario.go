@@ -44,6 +44,9 @@ type probeLog struct {
 type ScenarioResult struct {
 	Target
 	Sent, LostBefore, LostAfter int
+	// FirstLoss is when the first probe after the event was lost
+	// (relative to the event); -1 when none was.
+	FirstLoss time.Duration
 	// Outage is from the first loss after the event to the first success
 	// after the last loss; zero when nothing was lost after the event.
 	Outage time.Duration
@@ -52,7 +55,7 @@ type ScenarioResult struct {
 }
 
 func summarize(l *probeLog, end time.Duration) ScenarioResult {
-	r := ScenarioResult{Target: l.Target, Sent: len(l.ok), Recovered: true}
+	r := ScenarioResult{Target: l.Target, Sent: len(l.ok), Recovered: true, FirstLoss: -1}
 	first, last := time.Duration(-1), time.Duration(-1)
 	for i, ok := range l.ok {
 		at := l.at[i]
@@ -71,6 +74,7 @@ func summarize(l *probeLog, end time.Duration) ScenarioResult {
 		}
 	}
 	if first >= 0 {
+		r.FirstLoss = first
 		r.Outage = last - first
 		for i, ok := range l.ok {
 			if ok && l.at[i] > last {
@@ -296,13 +300,16 @@ func (tg Target) ExternalTrafficPolicy(t *Topology) string {
 }
 
 func writeScenarioTable(w io.Writer, rs []ScenarioResult) {
-	fmt.Fprintf(w, "%-22s %-21s %5s %11s %10s %8s %9s  %s\n", "TARGET", "ADDRESS", "SENT", "LOST-BEFORE", "LOST-AFTER", "OUTAGE", "RECOVERED", "EXPECT")
+	fmt.Fprintf(w, "%-22s %-21s %5s %11s %10s %10s %8s %9s  %s\n", "TARGET", "ADDRESS", "SENT", "LOST-BEFORE", "LOST-AFTER", "FIRST-LOSS", "OUTAGE", "RECOVERED", "EXPECT")
 	for _, r := range rs {
-		outage, rec := r.Outage.Round(10*time.Millisecond).String(), fmt.Sprint(r.Recovered)
-		if r.Expect != MustWork {
-			outage, rec = "-", "-" // losses at any time are expected
+		first, outage, rec := "-", r.Outage.Round(10*time.Millisecond).String(), fmt.Sprint(r.Recovered)
+		if r.FirstLoss >= 0 {
+			first = "t+" + r.FirstLoss.Round(10*time.Millisecond).String()
 		}
-		fmt.Fprintf(w, "%-22s %-21s %5d %11d %10d %8s %9s  %s\n", r.Name, r.Addr, r.Sent, r.LostBefore, r.LostAfter, outage, rec, r.Expect)
+		if r.Expect != MustWork {
+			first, outage, rec = "-", "-", "-" // losses at any time are expected
+		}
+		fmt.Fprintf(w, "%-22s %-21s %5d %11d %10d %10s %8s %9s  %s\n", r.Name, r.Addr, r.Sent, r.LostBefore, r.LostAfter, first, outage, rec, r.Expect)
 	}
 }
 

@@ -23,13 +23,13 @@ func TestSummarize(t *testing.T) {
 		want ScenarioResult
 	}{
 		{"no loss", ms(-100, 0, 100, 2900), []bool{true, true, true, true},
-			ScenarioResult{Sent: 4, Recovered: true}},
+			ScenarioResult{Sent: 4, Recovered: true, FirstLoss: -1}},
 		{"loss before only", ms(-100, 0, 2900), []bool{false, true, true},
-			ScenarioResult{Sent: 3, LostBefore: 1, Recovered: true}},
+			ScenarioResult{Sent: 3, LostBefore: 1, Recovered: true, FirstLoss: -1}},
 		{"outage then recovery", ms(-50, 100, 150, 200, 250, 2900), []bool{true, false, false, false, true, true},
-			ScenarioResult{Sent: 6, LostAfter: 3, Outage: 150 * time.Millisecond, Recovered: true}},
+			ScenarioResult{Sent: 6, LostAfter: 3, FirstLoss: 100 * time.Millisecond, Outage: 150 * time.Millisecond, Recovered: true}},
 		{"never recovers", ms(-50, 100, 2500), []bool{true, false, false},
-			ScenarioResult{Sent: 3, LostAfter: 2, Outage: 2400 * time.Millisecond, Recovered: false}},
+			ScenarioResult{Sent: 3, LostAfter: 2, FirstLoss: 100 * time.Millisecond, Outage: 2400 * time.Millisecond, Recovered: false}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := summarize(&probeLog{at: tc.at, ok: tc.ok}, end)

@@ -234,6 +234,8 @@ func (t *Topology) validate() error {
 	}
 	if !t.Cluster.PodCIDR.IsValid() {
 		bad("cluster.podCIDR", "missing (e.g. 192.168.0.0/16)")
+	} else if !t.Cluster.PodCIDR.Addr().Is4() {
+		bad("cluster.podCIDR", "%s: the lab's pods and services are IPv4 only (hosts and sessions may be dual stack)", t.Cluster.PodCIDR)
 	} else {
 		bs := t.Cluster.BlockSize
 		maxBits := t.Cluster.PodCIDR.Addr().BitLen()
@@ -277,8 +279,8 @@ func (t *Topology) validate() error {
 			bad(f+".name", "%q must be a unique name of a-z, 0-9 and '-'", s.Name)
 		}
 		svcNames[s.Name] = true
-		if !s.IP.IsValid() {
-			bad(f+".ip", "missing (the cluster IP, e.g. 10.96.0.10)")
+		if !s.IP.Is4() {
+			bad(f+".ip", "%q: want an IPv4 cluster IP, e.g. 10.96.0.10", s.IP)
 		}
 		if s.ExternalTrafficPolicy != "Cluster" && s.ExternalTrafficPolicy != "Local" {
 			bad(f+".externalTrafficPolicy", "%q must be Cluster or Local", s.ExternalTrafficPolicy)

@@ -110,6 +110,8 @@ func TestParseErrors(t *testing.T) {
 		{"setup file", "apply -f peer-2.yaml", "apply -f peer-9.yaml", "refers to peer-9.yaml, which is not in files"},
 		{"setup verb", "- label node ubuntu-2 rack=rack-1", "- rm -rf /", `"rm -rf /" must start with apply`},
 		{"bad address", "172.16.30.101/24", "172.16.30.301/24", "172.16.30.301/24"},
+		{"v6 pods", "podCIDR: 192.168.0.0/16", "podCIDR: fd00:10::/48", "IPv4 only"},
+		{"v6 service", "ip: 10.96.0.11", "ip: fd00::11", "want an IPv4 cluster IP"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := strings.Replace(base, tc.old, tc.new, 1)

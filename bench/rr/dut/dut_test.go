@@ -3,7 +3,6 @@ package dut
 import (
 	"context"
 	"flag"
-	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -66,7 +65,7 @@ func TestConfigAccepted(t *testing.T) {
 	s := testSetup(dir)
 	for _, tc := range []struct {
 		name, file, text, bin string
-		args              []string
+		args                  []string
 	}{
 		{"bird", "bird.conf", BIRDConfig(s), "bird", []string{"-p", "-c"}},
 		{"gobgp", "gobgpd.toml", GoBGPConfig(s), "gobgpd", []string{"-d", "-t", "toml", "-f"}},

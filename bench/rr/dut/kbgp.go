@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"runtime/pprof"
 
 	"github.com/kbgp/kbgp/internal/bgp/fsm"
@@ -20,6 +19,7 @@ import (
 // client a passive iBGP route-reflector client, no FIB. With cfg.Profile it
 // writes cpu.pprof (the whole run) and heap.pprof (at the end) there.
 func RunKBGP(ctx context.Context, cfg GoConfig) (err error) {
+	stopCPU := func() error { return nil }
 	if cfg.Profile != "" {
 		f, err := os.Create(filepath.Join(cfg.Profile, "cpu.pprof"))
 		if err != nil {
@@ -29,10 +29,11 @@ func RunKBGP(ctx context.Context, cfg GoConfig) (err error) {
 			f.Close()
 			return fmt.Errorf("kbgp DUT: %w", err)
 		}
-		defer func() {
+		stopCPU = func() error {
 			pprof.StopCPUProfile()
-			f.Close()
-		}()
+			return f.Close()
+		}
+		defer stopCPU()
 	}
 	sp, err := speaker.New(ctx, speaker.Config{
 		LocalAS:  cfg.AS,
@@ -63,6 +64,10 @@ func RunKBGP(ctx context.Context, cfg GoConfig) (err error) {
 	}
 	<-ctx.Done()
 	if cfg.Profile != "" {
+		if err := stopCPU(); err != nil {
+			return fmt.Errorf("kbgp DUT: cpu profile: %w", err)
+		}
+		stopCPU = func() error { return nil }
 		// The RIB is still full here: the heap profile shows what holds it.
 		return writeHeap(filepath.Join(cfg.Profile, "heap.pprof"))
 	}
@@ -75,7 +80,8 @@ func writeHeap(path string) error {
 		return fmt.Errorf("kbgp DUT: %w", err)
 	}
 	defer f.Close()
-	runtime.GC()
+	// No runtime.GC first: on a large heap under load it takes seconds, and
+	// the profile's in-use numbers are as of the last GC anyway.
 	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
 		return fmt.Errorf("kbgp DUT: heap profile: %w", err)
 	}

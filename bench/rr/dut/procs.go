@@ -75,8 +75,12 @@ func (p *procs) pids() []int {
 	return ps
 }
 
-// stop sends SIGTERM to each process (last started first), waits up to 10 s
-// for it and then kills it.
+// stopWait is how long a DUT may take to exit after SIGTERM (the kbgp DUT
+// writes its profiles then) before it is killed.
+const stopWait = 60 * time.Second
+
+// stop sends SIGTERM to each process (last started first), waits up to
+// stopWait for it and then kills it.
 func (p *procs) stop() error {
 	var errs []error
 	for i := len(p.cmds) - 1; i >= 0; i-- {
@@ -87,10 +91,10 @@ func (p *procs) stop() error {
 		_ = c.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-p.done[i]:
-		case <-time.After(10 * time.Second):
+		case <-time.After(stopWait):
 			_ = c.Process.Kill()
 			<-p.done[i]
-			errs = append(errs, fmt.Errorf("dut: %s (pid %d) ignored SIGTERM for 10 s and was killed", filepath.Base(c.Path), c.Process.Pid))
+			errs = append(errs, fmt.Errorf("dut: %s (pid %d) ignored SIGTERM for %v and was killed", filepath.Base(c.Path), c.Process.Pid, stopWait))
 		}
 	}
 	return errors.Join(errs...)

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kbgp/kbgp/bench/rr/report"
+)
+
+// TestMain lets the test binary act as rrbench when the harness re-executes
+// itself inside a namespace (_run, _dut-kbgp, _dut-null).
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "_") {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestQuick is the CI smoke test: the whole harness in --quick mode
+// against every installed DUT and the null reflector. It checks that every
+// run converged (every client got every route it must get) and that the
+// results, table and plots are written; it asserts no times.
+func TestQuick(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (network namespaces)")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs iproute2's ip")
+	}
+	duts := []string{"null", "kbgp"}
+	for name, bin := range map[string]string{"bird": "bird", "frr": "/usr/lib/frr/bgpd", "gobgp": "gobgpd"} {
+		if _, err := exec.LookPath(bin); err == nil {
+			duts = append(duts, name)
+		} else {
+			t.Logf("%s not installed: not benchmarked", name)
+		}
+	}
+	out := t.TempDir()
+	if err := orchestrate(context.Background(), []string{"-quick", "-duts", strings.Join(duts, ","), "-out", out}); err != nil {
+		t.Fatal(err)
+	}
+	js, _ := filepath.Glob(filepath.Join(out, "*-quick.json"))
+	if len(js) != 1 {
+		t.Fatalf("results files %v, want one", js)
+	}
+	rs, err := report.Read(js[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, r := range rs {
+		seen[r.Scenario]++
+		if r.Error != "" {
+			t.Errorf("%s %s n=%d: %s", r.Scenario, r.DUT, r.N, r.Error)
+			continue
+		}
+		if r.ConvergenceS <= 0 || r.PeakRSSBytes <= 0 || r.Routes == 0 {
+			t.Errorf("%s %s n=%d: convergence %v s, peak RSS %d, routes %d: want all > 0", r.Scenario, r.DUT, r.N, r.ConvergenceS, r.PeakRSSBytes, r.Routes)
+		}
+	}
+	for _, s := range []string{"k8s", "churn", "table", "sessions"} {
+		if seen[s] != len(duts) {
+			t.Errorf("scenario %s: %d results, want one per DUT (%d)", s, seen[s], len(duts))
+		}
+	}
+	pngs, _ := filepath.Glob(filepath.Join(out, "*-quick", "*.png"))
+	if len(pngs) != 8 {
+		t.Errorf("%d plots, want 8 (4 scenarios x time, memory)", len(pngs))
+	}
+	if _, err := os.Stat(strings.TrimSuffix(js[0], ".json") + ".md"); err != nil {
+		t.Error(err)
+	}
+}
