@@ -261,7 +261,12 @@ func (u *upper) waitSessions(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, u.opt.Timeout)
 	defer cancel()
+	lastDot := time.Now()
 	for {
+		if time.Since(lastDot) >= 2*time.Second {
+			fmt.Fprint(u.opt.Out, ".") // progress while BGP converges
+			lastDot = time.Now()
+		}
 		ss, err := RouterSessions(u.s)
 		down := 0
 		for _, s := range ss {

@@ -200,8 +200,12 @@ func negotiate(c *Config, local, peer *wire.Open) (*Negotiated, *wire.Notificati
 	n.HasPeerLLGR = peer.Caps.HasLongLivedGR
 	n.PeerLLGR = append([]wire.LLGRFamily(nil), peer.Caps.LongLivedGR...)
 	n.PeerHostname = peer.Caps.Hostname
-	n.Recv = wire.Options{AS4: n.AS4, AddPath: n.AddPathRecv, ExtendedMessage: n.ExtendedMessage}
-	n.Send = wire.Options{AS4: n.AS4, AddPath: n.AddPathSend, ExtendedMessage: n.ExtendedMessage}
+	// RFC 7606 §7.5, §7.9, §7.10: LOCAL_PREF, ORIGINATOR_ID and CLUSTER_LIST
+	// received from an external neighbor are discarded, so the decoder must
+	// know whether the session is external (kbgp has no confederations).
+	ebgp := n.PeerAS != c.LocalAS
+	n.Recv = wire.Options{AS4: n.AS4, AddPath: n.AddPathRecv, ExtendedMessage: n.ExtendedMessage, EBGP: ebgp}
+	n.Send = wire.Options{AS4: n.AS4, AddPath: n.AddPathSend, ExtendedMessage: n.ExtendedMessage, EBGP: ebgp}
 	return n, nil, nil
 }
 

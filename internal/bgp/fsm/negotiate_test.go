@@ -38,6 +38,18 @@ func TestNegotiate(t *testing.T) {
 					t.Errorf("keepalive %v", n.KeepaliveInterval)
 				}
 			}},
+		{name: "external peer decodes and encodes as eBGP",
+			check: func(t *testing.T, n *Negotiated) {
+				if !n.Recv.EBGP || !n.Send.EBGP {
+					t.Errorf("eBGP session (65001 vs 65002): Recv.EBGP=%v Send.EBGP=%v, want both true", n.Recv.EBGP, n.Send.EBGP)
+				}
+			}},
+		{name: "internal peer is not eBGP", cfg: func(c *Config) { c.PeerAS = 65001 }, peer: func(o *wire.Open) { o.MyAS = 65001; o.Caps.FourOctetAS = 65001 },
+			check: func(t *testing.T, n *Negotiated) {
+				if n.Recv.EBGP || n.Send.EBGP {
+					t.Errorf("iBGP session: Recv.EBGP=%v Send.EBGP=%v, want both false", n.Recv.EBGP, n.Send.EBGP)
+				}
+			}},
 		{name: "hold time zero means no keepalives", peer: func(o *wire.Open) { o.HoldTime = 0 },
 			check: func(t *testing.T, n *Negotiated) {
 				if n.HoldTime != 0 || n.KeepaliveInterval != 0 {
