@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(bird2 frr gobgpd iproute2 iputils-ping iptables nftables tcpdump conntrack ipset procps)
+PKGS=(bird2 frr gobgpd iproute2 iputils-ping iptables nftables tcpdump conntrack ipset procps librsvg2-bin)
 
 missing=()
 for p in "${PKGS[@]}"; do

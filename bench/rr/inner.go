@@ -18,6 +18,9 @@ import (
 	"github.com/kbgp/kbgp/bench/rr/scenario"
 )
 
+// settle is how long every DUT gets between listening and the first client.
+const settle = time.Second
+
 // innerArgs configure one run of one DUT (the _run subcommand).
 type innerArgs struct {
 	Scenario   string
@@ -142,6 +145,15 @@ func inner(ctx context.Context, a *innerArgs) (res []report.Result, err error) {
 	if err := dut.WaitListening(ctx, 179, 30*time.Second); err != nil {
 		return res, errors.Join(err, dut.Check(d, a.Dir))
 	}
+	// Let every DUT settle for the same second after it listens: FRR's
+	// bgpd resets sessions that arrive before zebra has told it about the
+	// interfaces ("nexthop_set failed"), which is a start-up race, not
+	// reflection performance.
+	select {
+	case <-ctx.Done():
+		return res, ctx.Err()
+	case <-time.After(settle):
+	}
 	if err := dut.Check(d, a.Dir); err != nil {
 		return res, err
 	}
@@ -156,7 +168,9 @@ func inner(ctx context.Context, a *innerArgs) (res []report.Result, err error) {
 	t0 := run.T0()
 	tm, err := run.Wait(ctx, t0, a.Timeout)
 	if err != nil {
-		return res, errors.Join(err, dut.Check(d, a.Dir))
+		err = errors.Join(err, dut.Check(d, a.Dir))
+		progress("  failed: %v", err)
+		return res, err
 	}
 	q, err := run.Quiesce(ctx, t0, a.Quiet, a.Timeout)
 	if err != nil {

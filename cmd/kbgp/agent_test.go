@@ -82,7 +82,7 @@ spec:
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if !strings.HasPrefix(out, "Calico process is running.") || !strings.Contains(out, "| 192.0.2.254   | node specific |") {
+	if !strings.HasPrefix(out, "Calico process is running.") || !strings.Contains(out, "| 192.0.2.254  | global    |") {
 		t.Errorf("kbgp node status:\n%s", out)
 	}
 	// The agent registered its Node with the given address.

@@ -78,22 +78,31 @@ func newLab(t *testing.T, tag string, n int) *lab {
 // there stay there. The peers connect to kbgp.
 func (l *lab) startKBGP(as uint32, ribOpts speaker.Config) {
 	l.t.Helper()
-	cfg := ribOpts
+	l.sp = startSpeaker(l.t, l.k, as, kbgp4, ribOpts)
+}
+
+// startSpeaker starts a kbgp speaker with router ID id listening on port
+// 179 in ns (IPv4 and IPv6); Close runs at the end of the test.
+func startSpeaker(t *testing.T, ns *nstest.NS, as uint32, id netip.Addr, c speaker.Config) *speaker.Speaker {
+	t.Helper()
+	cfg := c
 	cfg.LocalAS = as
-	cfg.RouterID = kbgp4
+	cfg.RouterID = id
 	cfg.Listen = []netip.AddrPort{netip.AddrPortFrom(netip.IPv4Unspecified(), 179), netip.AddrPortFrom(netip.IPv6Unspecified(), 179)}
 	if testing.Verbose() {
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("speaker", id.String())
 	}
-	err := l.k.Do(func() error {
+	var sp *speaker.Speaker
+	err := ns.Do(func() error {
 		var err error
-		l.sp, err = speaker.New(context.Background(), cfg)
+		sp, err = speaker.New(context.Background(), cfg)
 		return err
 	})
 	if err != nil {
-		l.t.Fatal(err)
+		t.Fatal(err)
 	}
-	l.t.Cleanup(l.sp.Close)
+	t.Cleanup(sp.Close)
+	return sp
 }
 
 // kbgpPeer is kbgp's configuration for a peer daemon.
@@ -134,10 +143,16 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() (bool, s
 // waitEstablished waits for kbgp's session with addr.
 func (l *lab) waitEstablished(addr netip.Addr, d time.Duration) speaker.PeerStatus {
 	l.t.Helper()
+	return waitEstablished(l.t, l.sp, addr, d)
+}
+
+// waitEstablished waits for sp's session with addr.
+func waitEstablished(t *testing.T, sp *speaker.Speaker, addr netip.Addr, d time.Duration) speaker.PeerStatus {
+	t.Helper()
 	var st speaker.PeerStatus
-	eventually(l.t, d, "kbgp session with "+addr.String()+" Established", func() (bool, string) {
+	eventually(t, d, "kbgp session with "+addr.String()+" Established", func() (bool, string) {
 		var err error
-		st, err = l.sp.PeerStatus(addr)
+		st, err = sp.PeerStatus(addr)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -154,10 +169,16 @@ func (l *lab) waitEstablished(addr netip.Addr, d time.Duration) speaker.PeerStat
 // prefix kbgp has no route for is passed as a withdrawn BestPath).
 func (l *lab) kbgpRoute(prefix string, d time.Duration, ok func(speaker.BestPath) bool) speaker.BestPath {
 	l.t.Helper()
+	return speakerRoute(l.t, l.sp, prefix, d, ok)
+}
+
+// speakerRoute waits until sp's best path for prefix satisfies ok.
+func speakerRoute(t *testing.T, sp *speaker.Speaker, prefix string, d time.Duration, ok func(speaker.BestPath) bool) speaker.BestPath {
+	t.Helper()
 	p := netip.MustParsePrefix(prefix)
 	var got speaker.BestPath
-	eventually(l.t, d, "kbgp's route for "+prefix, func() (bool, string) {
-		bs, err := l.sp.BestPaths(context.Background())
+	eventually(t, d, "kbgp's route for "+prefix, func() (bool, string) {
+		bs, err := sp.BestPaths(context.Background())
 		if err != nil {
 			return false, err.Error()
 		}

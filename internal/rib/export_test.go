@@ -407,3 +407,40 @@ func TestSessionLocalAddr(t *testing.T) {
 		t.Errorf("IPv6 route sent without an IPv6 next hop: %+v", ch.Groups[0].Changes)
 	}
 }
+
+// TestOriginateMarksASPath: a locally originated route carries a present,
+// empty AS_PATH (RFC 4271 §5.1.2) whether or not the caller set it, and
+// an AS_PATH the caller gave is kept.
+func TestOriginateMarksASPath(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		attrs *wire.Attrs
+		want  int // ASNs in the stored AS_PATH
+	}{
+		{"nil attrs", nil, 0},
+		{"empty attrs", &wire.Attrs{}, 0},
+		{"caller's path kept", mkAttrs(seq(65000, 65001)), 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := New(Options{RouterID: ip("10.255.0.1")})
+			if err := r.Originate(v4, pfx("10.1.0.0/24"), 0, tc.attrs); err != nil {
+				t.Fatal(err)
+			}
+			rs := r.Routes(v4, pfx("10.1.0.0/24"))
+			if len(rs) != 1 {
+				t.Fatalf("%d routes, want 1", len(rs))
+			}
+			a := &rs[0].Attrs.Attrs
+			if !a.Has(wire.AttrASPath) || !a.Has(wire.AttrOrigin) {
+				t.Errorf("AS_PATH present %v, ORIGIN present %v; want both", a.Has(wire.AttrASPath), a.Has(wire.AttrOrigin))
+			}
+			n := 0
+			for _, s := range a.ASPath {
+				n += len(s.ASNs)
+			}
+			if n != tc.want {
+				t.Errorf("AS_PATH %v has %d ASNs, want %d", a.ASPath, n, tc.want)
+			}
+		})
+	}
+}

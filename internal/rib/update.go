@@ -226,7 +226,8 @@ func (r *RIB) Withdraw(id PeerID, fam wire.Family, nlri []wire.NLRI) error {
 // service IP). pathID distinguishes several local routes to one prefix.
 // Locally originated routes are preferred over every learned route, as
 // BIRD (static protocol preference) and FRR (weight 32768) do. An empty
-// attribute set gets ORIGIN IGP; AS_PATH is left empty (RFC 4271 §5.1.2:
+// attribute set gets ORIGIN IGP; AS_PATH is marked present and left as
+// given (normally empty) (RFC 4271 §5.1.2:
 // an originating speaker "SHALL include an empty AS_PATH" toward iBGP and
 // the local AS is prepended toward eBGP on export).
 func (r *RIB) Originate(fam wire.Family, prefix netip.Prefix, pathID uint32, attrs *wire.Attrs) error {
@@ -241,6 +242,10 @@ func (r *RIB) Originate(fam wire.Family, prefix netip.Prefix, pathID uint32, att
 		a.Origin = wire.OriginIGP
 		a.Set(wire.AttrOrigin)
 	}
+	// RFC 4271 §5.1.2: the originating speaker "SHALL include an empty
+	// AS_PATH attribute in all UPDATE messages sent to BGP speakers located
+	// in its own autonomous system": the attribute is present, if empty.
+	a.Set(wire.AttrASPath)
 	r.setPath(r.table(fam), prefix, LocalPeer, pathID, r.intern.get(&a))
 	return nil
 }

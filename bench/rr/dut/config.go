@@ -59,10 +59,11 @@ func FRRConfig(s Setup) string {
 	fmt.Fprintf(&b, `! kbgp benchmark: FRR as route reflector
 frr defaults traditional
 hostname dut
-log file %[3]s/bgpd.log warnings
+log file %[3]s/bgpd.log informational
 bgp no-rib
 router bgp %[2]d
  bgp router-id %[1]s
+ bgp log-neighbor-changes
  bgp cluster-id %[1]s
  no bgp default ipv4-unicast
  neighbor CLIENTS peer-group

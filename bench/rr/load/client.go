@@ -143,6 +143,9 @@ func (c *Client) fail(err error) {
 	c.errv.CompareAndSwap(nil, &err)
 }
 
+// establishTimeout bounds the OPEN/KEEPALIVE exchange of one attempt.
+const establishTimeout = 30 * time.Second
+
 // holdTime is the hold time clients propose; keepalives go every third.
 const holdTime = 90
 
@@ -272,9 +275,15 @@ func (c *Client) run(ctx context.Context, dut netip.AddrPort, dialSem chan struc
 		dialSem <- struct{}{}
 		conn, err := c.dial(ctx, dut)
 		if err == nil {
+			// Closing the connection is what unblocks its reads when the
+			// run ends; a DUT that never answers the OPEN gets a deadline.
+			context.AfterFunc(ctx, func() { conn.Close() })
+			_ = conn.SetDeadline(time.Now().Add(establishTimeout))
 			r = bufio.NewReaderSize(conn, 128<<10)
 			if err = c.establish(conn, r); err != nil {
 				conn.Close()
+			} else {
+				_ = conn.SetDeadline(time.Time{})
 			}
 		}
 		<-dialSem
@@ -334,8 +343,8 @@ func (c *Client) read(r *bufio.Reader) error {
 	for {
 		msg, typ, err := readMsg(r, buf)
 		if err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
-				return fmt.Errorf("client %s: DUT closed the session", c.Addr)
+			if errors.Is(err, io.EOF) {
+				return fmt.Errorf("client %s: DUT closed the session (EOF without NOTIFICATION)", c.Addr)
 			}
 			return fmt.Errorf("client %s: read: %w", c.Addr, err)
 		}

@@ -200,13 +200,10 @@ func (s *Speaker) Originate(ctx context.Context, prefix netip.Prefix, attrs wire
 	if err != nil {
 		return err
 	}
+	// rib.Originate marks AS_PATH present (RFC 4271 §5.1.2); s.local
+	// keeps what the RIB stores.
 	a := attrs.Clone()
-	// RFC 4271 §5.1.2: the originating speaker "SHALL include an empty
-	// AS_PATH attribute in all UPDATE messages sent to BGP speakers located
-	// in its own autonomous system"; the attribute must be present.
-	if !a.Has(wire.AttrASPath) {
-		a.Set(wire.AttrASPath)
-	}
+	a.Set(wire.AttrASPath)
 	var rerr error
 	if err := s.do(ctx, func() {
 		if rerr = s.rib.Originate(f, prefix, 0, &a); rerr == nil {
@@ -230,9 +227,7 @@ func (s *Speaker) OriginateAll(ctx context.Context, prefixes []netip.Prefix, att
 		fams[i] = f
 	}
 	a := attrs.Clone()
-	if !a.Has(wire.AttrASPath) {
-		a.Set(wire.AttrASPath)
-	}
+	a.Set(wire.AttrASPath)
 	var rerr error
 	if err := s.do(ctx, func() {
 		for i, p := range prefixes {

@@ -183,24 +183,27 @@ func (u *Update) decodeAttr(flags uint8, t AttrType, val, raw []byte, o *Options
 			}
 		}
 	case AttrNextHop:
+		// The NLRI field was decoded before the attributes. Without IPv4
+		// NLRI there, RFC 4760 §3 says the receiver "SHOULD ignore this
+		// attribute", so a malformed one is discarded instead of
+		// withdrawing the MP_REACH_NLRI routes.
+		bad := taw
+		if len(u.NLRI) == 0 {
+			bad = func(sub uint8, format string, args ...any) {
+				es.add(attrErr(ActionAttrDiscard, sub, t, raw, format+" (ignored: no NLRI field)", args...))
+			}
+		}
 		// RFC 7606 §7.3: "The attribute is considered malformed if its
 		// length is not 4 ... treat-as-withdraw".
 		if len(val) != 4 {
-			taw(UpdateAttrLength, "length %d, want 4", len(val))
+			bad(UpdateAttrLength, "length %d, want 4", len(val))
 			return
 		}
 		nh := netip.AddrFrom4([4]byte(val))
 		// RFC 4271 §6.3 semantic check; RFC 7606 §7.3 keeps
-		// treat-as-withdraw for it. The NLRI field was decoded before
-		// the attributes: without IPv4 NLRI there, RFC 4760 §3 says the
-		// receiver "SHOULD ignore this attribute", so a bad one is
-		// discarded instead of withdrawing the MP_REACH_NLRI routes.
+		// treat-as-withdraw for it.
 		if isMartian4(nh) {
-			if len(u.NLRI) == 0 {
-				es.add(attrErr(ActionAttrDiscard, UpdateInvalidNextHop, t, raw, "%v is not a valid host address (ignored: no NLRI field)", nh))
-				return
-			}
-			taw(UpdateInvalidNextHop, "%v is not a valid host address", nh)
+			bad(UpdateInvalidNextHop, "%v is not a valid host address", nh)
 			return
 		}
 		a.NextHop = nh

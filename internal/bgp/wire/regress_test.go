@@ -282,6 +282,14 @@ func TestMalformedRegressions(t *testing.T) {
 			},
 		},
 		{
+			name: "NEXT_HOP of length 16 beside MP_REACH only is discarded",
+			msg: func(t *testing.T) []byte {
+				return mkUpdate(t, "", "800e1e 0002 01 10 20010db8000000000000000000000001 00 40 20010db800000000"+
+					"40010100 400200 400310 20010db8000000000000000000000001", "")
+			},
+			action: ActionAttrDiscard, attr: AttrNextHop, wantNLRI: 1,
+		},
+		{
 			name:   "bad NEXT_HOP with IPv4 NLRI is still treat-as-withdraw",
 			msg:    func(t *testing.T) []byte { return mkUpdate(t, "", "40010100 400200 40030400000000", "180a0a0a") },
 			action: ActionTreatAsWithdraw, attr: AttrNextHop, wantNLRI: 1,
