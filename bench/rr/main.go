@@ -3,7 +3,8 @@
 // network namespace, against the same Go testers and monitors built on
 // kbgp's wire codec. See bench/README.md and docs/benchmarks.md.
 //
-//	rrbench [--quick] [--duts kbgp,bird,frr,gobgp] [--scenarios k8s,churn,table,sessions] [--runs 3]
+//	rrbench [--quick] [--duts kbgp,bird,frr,gobgp] [--scenarios k8s,table,sessions] [--runs 3]
+//	rrbench report [--name combined] results1.json results2.json ...
 //
 // Internal subcommands (run by rrbench itself, inside a run's namespace):
 // _run (one DUT, one scenario), _dut-kbgp and _dut-null (the Go DUTs).
@@ -30,6 +31,8 @@ func main() {
 			err = runInner(ctx, os.Args[2:])
 		case "_dut-kbgp", "_dut-null":
 			err = runGoDUT(ctx, os.Args[1], os.Args[2:])
+		case "report":
+			err = reportCmd(os.Args[2:])
 		default:
 			err = orchestrate(ctx, os.Args[1:])
 		}

@@ -38,6 +38,7 @@ type options struct {
 	testers    int
 	tableLimit int
 	runs       int
+	firstRun   int
 	out        string
 	shared     string
 	profile    bool
@@ -99,6 +100,7 @@ func parseOptions(args []string) (*options, error) {
 	fs.IntVar(&o.testers, "testers", 4, "table scenario testers")
 	fs.IntVar(&o.tableLimit, "table-limit", 0, "table scenario: first prefixes only (0: the whole table)")
 	fs.IntVar(&o.runs, "runs", 3, "runs per DUT (interleaved)")
+	fs.IntVar(&o.firstRun, "first-run", 1, "number of the first run (to continue a series in another invocation)")
 	fs.StringVar(&o.out, "out", "", "results directory (default bench/results in the repository)")
 	fs.StringVar(&o.shared, "shared", "", "shared test data (default ../shared/testdata beside the repository)")
 	fs.BoolVar(&o.profile, "profile", true, "write kbgp CPU/heap profiles into the results")
@@ -211,7 +213,7 @@ func orchestrate(ctx context.Context, args []string) error {
 		return report.Write(f, results)
 	}
 	for _, j := range js {
-		for run := 1; run <= o.runs; run++ {
+		for run := o.firstRun; run < o.firstRun+o.runs; run++ {
 			for _, d := range o.duts {
 				if ctx.Err() != nil {
 					return ctx.Err()
@@ -236,7 +238,46 @@ func orchestrate(ctx context.Context, args []string) error {
 			}
 		}
 	}
-	return finish(o, stamp, runDir, results)
+	return finish(o.out, o.duts, stamp, runDir, results)
+}
+
+// reportCmd summarizes one or more results files (e.g. a series split over
+// several invocations) into one Markdown table and one set of plots.
+func reportCmd(args []string) error {
+	fs := flag.NewFlagSet("rrbench report", flag.ContinueOnError)
+	duts := fs.String("duts", strings.Join(dut.Names, ","), "DUT order in the table")
+	name := fs.String("name", "combined", "name of the combined results (NAME.json, NAME.md, NAME/)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return errors.New("report: give the results JSON files")
+	}
+	var all []report.Result
+	for _, f := range fs.Args() {
+		rs, err := report.Read(f)
+		if err != nil {
+			return err
+		}
+		all = append(all, rs...)
+	}
+	out := filepath.Dir(fs.Arg(0))
+	runDir := filepath.Join(out, *name)
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(out, *name+".json"))
+	if err != nil {
+		return err
+	}
+	if err := report.Write(f, all); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return finish(out, splitList(*duts), *name, runDir, all)
 }
 
 func loadAvg() string {
@@ -335,8 +376,8 @@ func cleanupNS(ns *netns.NS) {
 	}
 }
 
-func finish(o *options, stamp, runDir string, results []report.Result) error {
-	sums := report.Summarize(results, o.duts)
+func finish(out string, duts []string, stamp, runDir string, results []report.Result) error {
+	sums := report.Summarize(results, duts)
 	var md bytes.Buffer
 	fmt.Fprintf(&md, "Results of `%s` (%s), %s\n\n", strings.Join(os.Args, " "), stamp, machine())
 	if err := report.Markdown(&md, sums); err != nil {
@@ -347,15 +388,15 @@ func finish(o *options, stamp, runDir string, results []report.Result) error {
 		return err
 	}
 	for _, p := range plots {
-		rel, _ := filepath.Rel(o.out, p)
+		rel, _ := filepath.Rel(out, p)
 		fmt.Fprintf(&md, "\n![%s](%s)\n", filepath.Base(p), rel)
 	}
-	mdPath := filepath.Join(o.out, stamp+".md")
+	mdPath := filepath.Join(out, stamp+".md")
 	if err := os.WriteFile(mdPath, md.Bytes(), 0o644); err != nil {
 		return err
 	}
 	os.Stdout.Write(md.Bytes())
-	fmt.Fprintf(os.Stderr, "rrbench: wrote %s, %s and %d plots\n", filepath.Join(o.out, stamp+".json"), mdPath, len(plots))
+	fmt.Fprintf(os.Stderr, "rrbench: wrote %s, %s and %d plots\n", filepath.Join(out, stamp+".json"), mdPath, len(plots))
 	return nil
 }
 

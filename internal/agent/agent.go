@@ -130,6 +130,7 @@ type Agent struct {
 	compileErr string
 	reconcile  status.Reconcile
 	retry      bool // the last apply failed: retry on the next tick
+	drained    bool // sessions shut down by AnnotationDrain
 	warnings   map[string]bool
 	fib        *fib.FIB
 	fibStats   status.FIBStats

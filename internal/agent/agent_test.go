@@ -35,7 +35,7 @@ type cluster struct {
 	tor    *speaker.Speaker
 }
 
-func newCluster(t *testing.T, drain3 bool) *cluster {
+func newCluster(t *testing.T, drain3 bool, extra string) *cluster {
 	t.Helper()
 	c := &cluster{port: freePort(t), dir: t.TempDir()}
 	var err error
@@ -48,6 +48,9 @@ func newCluster(t *testing.T, drain3 bool) *cluster {
 		addrs[i] = netip.PrefixFrom(loopIP(i+1), 8)
 	}
 	applyYAML(t, c.ds, "seed.yaml", seedResources(c.port, netip.AddrPortFrom(loopIP(4), c.port), addrs))
+	if extra != "" {
+		applyYAML(t, c.ds, "extra.yaml", extra)
+	}
 
 	// The ToR (the seed's MikroTik): AS 64513, peers with ubuntu-2 only.
 	ctx := context.Background()
@@ -144,7 +147,7 @@ func peerByAddr(n status.Node, a netip.Addr) (status.Peer, bool) {
 // that leave the node on its last good state, a graceful-restart exit and
 // restart that keeps routes, and a drain exit that withdraws them.
 func TestSeedLoopback(t *testing.T) {
-	c := newCluster(t, true)
+	c := newCluster(t, true, "")
 	c.waitEstablished(t)
 
 	t.Run("routes", func(t *testing.T) {
@@ -363,4 +366,50 @@ func testGauge(a *Agent) float64 {
 		return 0
 	}
 	return 1
+}
+
+// TestGracefulRestartExpiry: a node that exits for a graceful restart and
+// does not come back keeps its routes at the reflector, the ToR and the
+// other nodes' kernels for its advertised restart time, then they are
+// removed everywhere (RFC 4724 §4.2).
+func TestGracefulRestartExpiry(t *testing.T) {
+	c := newCluster(t, false, `apiVersion: projectcalico.org/v3
+kind: BGPPeer
+metadata:
+  name: peer-with-route-reflectors
+spec:
+  nodeSelector: all()
+  peerSelector: route-reflector == 'true'
+  maxRestartTime: 3s
+`)
+	c.waitEstablished(t)
+	block := blockOf(2).String()
+	via := fmt.Sprintf("%s unicast via %s", block, nextHop(3))
+	waitFor(t, 10*time.Second, "ubuntu-3's block everywhere", func() string {
+		if m := hasAll(c.torPrefixes(t), block); m != "" {
+			return "ToR: " + m
+		}
+		return hasAll(c.agents[0].kernelRoutes(t), via)
+	})
+	c.agents[2].stop(t)
+	stopped := time.Now()
+	time.Sleep(time.Second)
+	if m := hasAll(c.torPrefixes(t), block); m != "" {
+		t.Errorf("ToR dropped the block before the restart time: %s", m)
+	}
+	if m := hasAll(c.agents[0].kernelRoutes(t), via); m != "" {
+		t.Errorf("ubuntu-1's kernel dropped the block before the restart time: %s", m)
+	}
+	waitFor(t, 10*time.Second, "the stale block to expire", func() string {
+		if slices.Contains(c.torPrefixes(t), block) {
+			return "ToR still has " + block
+		}
+		if slices.Contains(c.agents[0].kernelRoutes(t), via) {
+			return "ubuntu-1's kernel still has " + via
+		}
+		return ""
+	})
+	if d := time.Since(stopped); d < 3*time.Second {
+		t.Errorf("stale routes removed after %v, before the 3 s restart time", d)
+	}
 }

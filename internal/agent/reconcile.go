@@ -127,7 +127,12 @@ func (a *Agent) reconcileResources(ctx context.Context, rs []api.Resource) {
 	}
 	a.warnings = fresh
 	a.mu.Unlock()
+	drain := drainMessage(rs, a.opts.Node)
+	if drain != "" {
+		st = drainedState(st)
+	}
 	err = a.apply(ctx, st)
+	a.setDrain(ctx, drain)
 	d := time.Since(start)
 	a.metrics.ObserveReconcile(d)
 	a.mu.Lock()

@@ -3,6 +3,7 @@ package interop
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -16,13 +17,21 @@ import (
 // its control socket.
 func (l *lab) startBIRD(ns *nstest.NS, name, conf string) string {
 	l.t.Helper()
+	sock, _ := l.startBIRDCmd(ns, name, conf)
+	return sock
+}
+
+// startBIRDCmd is startBIRD that also returns BIRD's process.
+func (l *lab) startBIRDCmd(ns *nstest.NS, name, conf string) (string, *exec.Cmd) {
+	l.t.Helper()
 	cf := l.write(name+"/bird.conf", conf)
 	sock := filepath.Join(l.dir, name, "bird.ctl")
 	if out := output(nil, "bird", "-p", "-c", cf); out != "" {
 		l.t.Fatalf("bird rejects its config:\n%s\n%s", out, conf)
 	}
-	ns.Start(ns.Command(context.Background(), "bird", "-f", "-c", cf, "-s", sock))
-	return sock
+	cmd := ns.Command(context.Background(), "bird", "-f", "-c", cf, "-s", sock)
+	ns.Start(cmd)
+	return sock, cmd
 }
 
 // birdPeer is a BIRD config peering with kbgp (AS 65001) over IPv4 and

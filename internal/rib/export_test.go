@@ -444,3 +444,66 @@ func TestOriginateMarksASPath(t *testing.T) {
 		})
 	}
 }
+
+// TestSetPeerConfig: a down peer's configuration can change without
+// losing its (stale) routes, and the decision process sees the change; a
+// peer that is up must go down first.
+func TestSetPeerConfig(t *testing.T) {
+	const p = "10.50.0.0/24"
+	f := newFixture(t, Options{},
+		peerSpec{name: "x1", addr: "192.0.2.1", rid: "10.0.0.9", as: 65001},
+		peerSpec{name: "d", addr: "192.0.2.2", rid: "10.0.0.1", as: 65002},
+	)
+	f.update("x1", mkAttrs(nh("192.0.2.1"), seq(65001)), p)
+	f.update("d", mkAttrs(nh("192.0.2.2"), seq(65002)), p)
+	f.r.Drain()
+	// Both eBGP, equal: the lower router ID wins (RFC 4271 §9.1.2.2 f).
+	if b := f.best(p); b != "d" {
+		t.Fatalf("best %q, want d", b)
+	}
+	id := f.id("d")
+	cfg, _ := f.r.Peer(id)
+	cfg.RemoteAS = localAS
+	if err := f.r.SetPeerConfig(id, cfg); err == nil {
+		t.Fatal("SetPeerConfig on an up peer succeeded")
+	}
+	// Graceful restart: down, routes kept stale; the peer comes back as
+	// iBGP (a dynamic peer in another AS).
+	f.r.Down(id)
+	if _, err := f.r.MarkStale(id, v4); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.r.SetPeerConfig(id, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.r.Peer(id); got.RemoteAS != localAS {
+		t.Errorf("config after SetPeerConfig: RemoteAS %d", got.RemoteAS)
+	}
+	// RFC 4271 §9.1.2.2 d: eBGP-learned routes are preferred over iBGP;
+	// the next Drain reports the new best path to the FIB.
+	ch := f.r.Drain()
+	if len(ch.FIB) != 1 || ch.FIB[0].Prefix != pfx(p) || len(ch.FIB[0].NextHops) == 0 || ch.FIB[0].NextHops[0] != ip("192.0.2.1") {
+		t.Errorf("FIB changes after d became iBGP: %+v, want %s via x1 (192.0.2.1)", ch.FIB, p)
+	}
+	if b := f.best(p); b != "x1" {
+		t.Errorf("best after d became iBGP: %q, want x1", b)
+	}
+	rs := f.r.Routes(v4, pfx(p))
+	if len(rs) != 2 || !rs[1].Stale || rs[1].Peer != id {
+		t.Errorf("routes after SetPeerConfig: %+v, want d's stale route kept", rs)
+	}
+	for _, tc := range []struct {
+		name string
+		c    PeerConfig
+	}{
+		{"no address", PeerConfig{LocalAS: localAS, RemoteAS: localAS}},
+		{"negative AllowOwnAS", PeerConfig{Addr: ip("192.0.2.2"), AllowOwnAS: -1}},
+	} {
+		if err := f.r.SetPeerConfig(id, tc.c); err == nil {
+			t.Errorf("%s: accepted", tc.name)
+		}
+	}
+	if err := f.r.SetPeerConfig(PeerID(99), cfg); err == nil {
+		t.Error("unknown peer ID accepted")
+	}
+}

@@ -183,6 +183,42 @@ func (r *RIB) AddPeer(c PeerConfig) (PeerID, error) {
 	return p.id, nil
 }
 
+// SetPeerConfig replaces the configuration of a peer that is down (after
+// AddPeer or Down, before Up), keeping its ID and its routes, e.g. stale
+// ones kept under graceful restart while the session comes back with a new
+// local address or, for a dynamic peer, a new AS. The peer's routes go
+// through the decision process again in the next Drain (iBGP or eBGP may
+// have changed); the import checks of routes already stored are not
+// repeated. A peer that is up must go Down first: its update group depends
+// on its configuration.
+func (r *RIB) SetPeerConfig(id PeerID, c PeerConfig) error {
+	p, err := r.peerByID(id)
+	if err != nil {
+		return err
+	}
+	if p.up {
+		return fmt.Errorf("rib: peer %s: configuration changed while up; call Down first", p.name())
+	}
+	if !c.Addr.IsValid() {
+		return fmt.Errorf("rib: peer %q: Addr is not set", c.Name)
+	}
+	if c.AllowOwnAS < 0 {
+		return fmt.Errorf("rib: peer %s: AllowOwnAS %d is negative", c.Addr, c.AllowOwnAS)
+	}
+	p.cfg = c
+	for _, t := range r.tables {
+		for pfx, d := range t.all() {
+			for i := range d.paths {
+				if d.paths[i].peer == id {
+					r.markDirty(t, pfx, d)
+					break
+				}
+			}
+		}
+	}
+	return nil
+}
+
 // RemovePeer withdraws all of the peer's routes, takes it out of its update
 // group and forgets it. Its ID may be reused.
 func (r *RIB) RemovePeer(id PeerID) error {

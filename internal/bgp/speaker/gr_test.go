@@ -239,6 +239,51 @@ func TestEnhancedRouteRefresh(t *testing.T) {
 	}
 }
 
+// TestEnhancedRouteRefreshReceive: kbgp as the receiver of an enhanced
+// route refresh (RFC 7313 §4) keeps the peer's routes between BoRR and
+// EoRR, and at EoRR removes those the peer did not announce again. An EoRR
+// without a BoRR removes nothing.
+func TestEnhancedRouteRefreshReceive(t *testing.T) {
+	checkLeaks(t)
+	s := newNode(t, "127.0.0.1", 65001, "10.0.0.1")
+	peerAddr := netip.MustParseAddr("127.0.0.2")
+	ctx := context.Background()
+	if err := s.AddPeer(ctx, PeerConfig{Session: fsm.Config{PeerAS: 65002, PeerAddr: peerAddr, Passive: true}}); err != nil {
+		t.Fatal(err)
+	}
+	r := dialRaw(t, peerAddr, s.Addrs()[0])
+	o := grOpen(false)
+	o.Caps.GracefulRestart = nil
+	o.Caps.RouteRefresh, o.Caps.EnhancedRouteRefresh = true, true
+	r.open(o)
+	r.expectEoR(wire.IPv4Unicast)
+	r.announce("10.8.0.0/24", "10.9.0.0/24")
+	waitRoute(t, s, "10.9.0.0/24", present)
+	rr := func(sub uint8) { r.write(wire.AppendRouteRefresh(nil, &wire.RouteRefresh{Family: wire.IPv4Unicast, Subtype: sub})) }
+
+	// A lone EoRR: nothing was marked, nothing goes. The later
+	// announcement orders the check after the EoRR.
+	rr(wire.RefreshEoRR)
+	r.announce("10.10.0.0/24")
+	waitRoute(t, s, "10.10.0.0/24", present)
+	waitRoute(t, s, "10.9.0.0/24", present)
+
+	// BoRR, one route again, EoRR: the others are swept.
+	rr(wire.RefreshBoRR)
+	r.announce("10.8.0.0/24")
+	rr(wire.RefreshEoRR)
+	waitRoute(t, s, "10.9.0.0/24", withdrawn)
+	waitRoute(t, s, "10.10.0.0/24", withdrawn)
+	waitRoute(t, s, "10.8.0.0/24", present)
+	rs, err := s.Routes(ctx, netip.MustParsePrefix("10.8.0.0/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || rs[0].Stale || rs[0].Peer != peerAddr || !rs[0].Best {
+		t.Errorf("10.8.0.0/24 after the refresh: %+v, want one best, not stale path from %v", rs, peerAddr)
+	}
+}
+
 // TestSelectionDeferral: a restarting kbgp (RFC 4724 §4.1) selects no
 // routes until its graceful-restart peer sent End-of-RIB, or until the
 // selection deferral timer expires.

@@ -63,6 +63,7 @@ func (s *Speaker) peerUp(p *peer, epoch uint64, n *fsm.Negotiated, local netip.A
 	p.epoch, p.neg, p.local = epoch, n, local
 	p.overflowed = false
 	clear(p.eorIn)
+	clear(p.refreshing)
 	defer s.checkDeferral()
 	clear(p.advertised)
 	clear(p.rejectedSet)
@@ -205,12 +206,40 @@ func (s *Speaker) peerEndOfRIB(p *peer, epoch uint64, f wire.Family) {
 }
 
 func (s *Speaker) peerRouteRefresh(p *peer, epoch uint64, r wire.RouteRefresh) {
-	if s.byID[p.id] != p || p.epoch != epoch || r.Subtype != wire.RefreshNormal {
-		// BoRR/EoRR from the peer (RFC 7313 receive side) are not acted on:
-		// its re-advertisement replaces routes implicitly.
+	if s.byID[p.id] != p || p.epoch != epoch {
 		return
 	}
-	s.sendFamilyTable(p, r.Family, true)
+	f := r.Family
+	switch r.Subtype {
+	case wire.RefreshNormal:
+		s.sendFamilyTable(p, f, true)
+	case wire.RefreshBoRR:
+		if p.neg == nil || !p.neg.EnhancedRouteRefresh {
+			return
+		}
+		// RFC 7313 §4: on a BoRR the speaker marks the peer's routes of
+		// the <AFI, SAFI> stale; re-announced routes lose the mark and the
+		// EoRR sweeps the rest.
+		n, _ := s.rib.MarkStale(p.id, f)
+		p.refreshing[f] = true
+		s.log.Debug("enhanced route refresh: BoRR received, routes marked stale", "peer", p.cfg.Name, "family", f.String(), "routes", n)
+	case wire.RefreshEoRR:
+		// RFC 7313 §4: "When a BGP speaker receives an EoRR message from a
+		// peer, it MUST immediately remove any routes from the peer that
+		// are still marked as stale for that <AFI, SAFI>." An EoRR without
+		// a preceding BoRR marked nothing and is ignored.
+		if !p.refreshing[f] {
+			return
+		}
+		delete(p.refreshing, f)
+		if _, gr := p.stale[f]; gr {
+			// A graceful restart is still waiting for End-of-RIB; its
+			// sweep removes what this refresh did not renew.
+			return
+		}
+		n, _ := s.rib.SweepStale(p.id, f)
+		s.log.Debug("enhanced route refresh: EoRR received, stale routes removed", "peer", p.cfg.Name, "family", f.String(), "removed", n)
+	}
 }
 
 func (s *Speaker) peerDown(p *peer, epoch uint64, reason *fsm.SessionError, keepStale bool) {

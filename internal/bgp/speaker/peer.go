@@ -56,6 +56,9 @@ type peer struct {
 	overflowed bool
 	stale      map[wire.Family]*time.Timer // GR / LLGR timers of stale families
 	eorIn      map[wire.Family]bool        // End-of-RIB received this period
+	// refreshing holds the families between the peer's BoRR and EoRR
+	// (RFC 7313 §4), whose routes are stale until re-announced.
+	refreshing map[wire.Family]bool
 	// rejectedSet holds the received routes import checks or policy
 	// rejected, so that Accepted = received - rejected.
 	rejectedSet map[wire.Family]map[wire.NLRI]struct{}
@@ -71,7 +74,7 @@ type peer struct {
 }
 
 func (s *Speaker) newPeer(ctx context.Context, c PeerConfig) (*peer, error) {
-	p := &peer{sp: s, cfg: c, out: make(chan batch, s.cfg.ExportQueueLen), stale: map[wire.Family]*time.Timer{}, eorIn: map[wire.Family]bool{}, rejectedSet: map[wire.Family]map[wire.NLRI]struct{}{}, advertised: map[wire.Family]int{}}
+	p := &peer{sp: s, cfg: c, out: make(chan batch, s.cfg.ExportQueueLen), stale: map[wire.Family]*time.Timer{}, eorIn: map[wire.Family]bool{}, refreshing: map[wire.Family]bool{}, rejectedSet: map[wire.Family]map[wire.NLRI]struct{}{}, advertised: map[wire.Family]int{}}
 	p.ctx, p.stopSend = context.WithCancel(context.Background())
 	p.setPolicyFuncs(c)
 	sess, err := fsm.New(c.Session, (*handler)(p))
