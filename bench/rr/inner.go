@@ -186,7 +186,10 @@ func inner(ctx context.Context, a *innerArgs) (res []report.Result, err error) {
 	res[0].CPUS = u.CPU.Seconds()
 	res[0].PeakRSSBytes = u.PeakRSS
 	res[0].UpdatesReceived, res[0].PrefixesReceived, _ = run.Counts()
-	res[0].SessionRetries = run.Retries()
+	res[0].SessionRetries, res[0].SessionDrops = run.Retries()
+	if res[0].SessionDrops > 0 {
+		progress("  %d sessions went down after Established and were re-established", res[0].SessionDrops)
+	}
 	progress("  converged in %.2fs (established %.2fs, quiet after %.2fs), DUT CPU %.2fs, peak RSS %s",
 		tm.Converged.Seconds(), tm.Established.Seconds(), q.Seconds(), u.CPU.Seconds(), report.MiB(float64(u.PeakRSS)))
 	if !a.Churn || w.Churn == nil {

@@ -226,6 +226,7 @@ func orchestrate(ctx context.Context, args []string) error {
 				tag := fmt.Sprintf("[%d/%d %s n=%d %s run %d]", i, total, j.scenario, j.n, d, run)
 				fmt.Fprintf(os.Stderr, "%s start (load %s)\n", tag, loadAvg())
 				rs := runOne(ctx, a, tag)
+				tidyRunDir(a.Dir)
 				for _, r := range rs {
 					if r.Error != "" {
 						fmt.Fprintf(os.Stderr, "%s %s FAILED: %s\n", tag, r.Scenario, r.Error)
@@ -360,6 +361,20 @@ func runOne(ctx context.Context, a *innerArgs, tag string) []report.Result {
 		return fail(fmt.Errorf("run failed (%v) and printed no results: %q", werr, stdout.String()))
 	}
 	return rs
+}
+
+// tidyRunDir removes what a stopped DUT leaves that is not a result: its
+// control sockets and pid files.
+func tidyRunDir(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() && !e.IsDir() || strings.HasSuffix(e.Name(), ".pid") {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // cleanupNS kills, by PID, any process left in the namespace and deletes it.

@@ -24,6 +24,8 @@
 // replaces them only once its sessions are back. With Options.DrainOnExit it
 // instead withdraws everything it originates, closes every session with an
 // RFC 9003 Administrative Shutdown message and removes its kernel routes.
+// The kbgp.io/drain annotation on the node's Node (AnnotationDrain) does the
+// same without exiting, until it is removed.
 package agent
 
 import (

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kbgp/kbgp/api"
 	"github.com/kbgp/kbgp/internal/bgp/fsm"
 	"github.com/kbgp/kbgp/internal/bgp/speaker"
 	"github.com/kbgp/kbgp/internal/status"
@@ -291,6 +292,50 @@ spec:
 		}
 		c.waitEstablished(t)
 		_ = up
+	})
+
+	t.Run("drain annotation", func(t *testing.T) {
+		annotate := func(v string) {
+			_, err := c.ds.Update(context.Background(), "Node", "ubuntu-3", func(r api.Resource) error {
+				m := r.Meta()
+				if v == "" {
+					delete(m.Annotations, AnnotationDrain)
+				} else {
+					if m.Annotations == nil {
+						m.Annotations = map[string]string{}
+					}
+					m.Annotations[AnnotationDrain] = v
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		annotate("maintenance")
+		waitFor(t, 10*time.Second, "the drain", func() string {
+			if slices.Contains(c.torPrefixes(t), blockOf(2).String()) {
+				return "ToR still routes ubuntu-3's block"
+			}
+			n := c.agents[2].node(t)
+			if len(n.Peers) != 1 || n.Peers[0].Admin != status.AdminDown {
+				return "ubuntu-3's session is not shut down: " + peerStates(n)
+			}
+			if e := n.Peers[0].LastError; e == nil || !strings.Contains(e.Message, "Administrative Shutdown") {
+				return fmt.Sprintf("ubuntu-3's session error %v, want the RFC 9003 shutdown", e)
+			}
+			if p, _ := peerByAddr(c.agents[1].node(t), loopIP(3)); p.State == status.Established {
+				return "the reflector's session with ubuntu-3 is still Established"
+			}
+			return ""
+		})
+		annotate("")
+		waitFor(t, 15*time.Second, "the undrain", func() string {
+			if m := hasAll(c.torPrefixes(t), blockOf(2).String()); m != "" {
+				return m
+			}
+			return allEstablished(c.agents[2], 1)()
+		})
 	})
 
 	t.Run("graceful restart keeps routes", func(t *testing.T) {

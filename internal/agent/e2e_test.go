@@ -276,6 +276,7 @@ func TestE2ESeed(t *testing.T) {
 	l := newE2ELab(t)
 	l.seedStores()
 	l.startRouter()
+	started := time.Now()
 	for i := range l.agents {
 		l.startAgent(i)
 	}
@@ -299,6 +300,7 @@ func TestE2ESeed(t *testing.T) {
 			return ""
 		})
 	}
+	t.Logf("all seed sessions Established %v after the agents started", time.Since(started).Round(time.Millisecond))
 	out, _ := l.kbgp("node", "status", "--socket", l.socks[1])
 	t.Logf("ubuntu-2: kbgp node status\n%s", out)
 	if !strings.HasPrefix(out, "Calico process is running.") {
@@ -322,6 +324,7 @@ func TestE2ESeed(t *testing.T) {
 		return hasLines(routes(l.router, "bgp"), "10.96.0.0/24", fmt.Sprintf("%s nhid", blockOf(0)), fmt.Sprintf("%s nhid", blockOf(1)),
 			fmt.Sprintf("%s nhid", blockOf(2)))
 	})
+	t.Logf("the router has every block and the service range %v after the agents started", time.Since(started).Round(time.Millisecond))
 	rt := routes(l.router, "bgp")
 	for j := range 3 {
 		if !strings.Contains(rt, fmt.Sprintf("%s nhid", blockOf(j))) || !strings.Contains(rt, "via "+nodeIP(j).String()) {
@@ -378,7 +381,11 @@ func TestE2ESeed(t *testing.T) {
 			return ""
 		})
 		time.Sleep(2 * time.Second) // the router and the reflector notice
+		restarted := time.Now()
 		l.startAgent(0)
+		defer func() {
+			t.Logf("restarted agent Established and out of graceful restart %v after start", time.Since(restarted).Round(time.Millisecond))
+		}()
 		waitFor(t, 60*time.Second, "ubuntu-1 back and out of graceful restart", func() string {
 			n, err := l.nodeJSON(0)
 			if err != nil {

@@ -90,7 +90,7 @@ func (a *Agent) follow(ctx, spCtx context.Context, sp *speaker.Speaker) {
 // routineFIB programs the kernel after every change, and ends the graceful
 // restart hold when the sessions are back.
 func (a *Agent) routineFIB(ctx context.Context) {
-	tick := time.NewTicker(min(a.tick, a.opts.Settle))
+	tick := time.NewTicker(min(a.tick, max(a.opts.Settle/3, 10*time.Millisecond)))
 	defer tick.Stop()
 	for {
 		select {

@@ -51,20 +51,23 @@ func TestInteropBIRD_GracefulRestart(t *testing.T) {
 		sock := l.startBIRD(l.peers[0], "bird", birdConfig(1, 65002, ""))
 		first := l.startSpeakerd(l.k, "kbgp-1", grSpeakerd(1, 65002, false))
 		birdRoutes := func() string { return output(nil, "birdc", "-s", sock, "show", "route", "protocol", "kbgp4") }
-		birdState := func() string { return output(nil, "birdc", "-s", sock, "show", "protocols", "kbgp4") }
+		birdState := func() string { return output(nil, "birdc", "-s", sock, "show", "protocols", "all", "kbgp4") }
 		eventually(t, 40*time.Second, "BIRD has both of kbgp's routes", func() (bool, string) {
 			out := birdRoutes()
 			return containsAll(out, "10.10.0.0/24", "10.11.0.0/24") && strings.Contains(birdState(), "Established"), out
 		})
 		kill9(t, first)
-		eventually(t, 20*time.Second, "BIRD sees the session down and keeps kbgp's routes", func() (bool, string) {
+		// BIRD runs its restart timer with kbgp's restart time (60 s).
+		eventually(t, 20*time.Second, "BIRD sees the session down and keeps kbgp's routes under graceful restart", func() (bool, string) {
 			st, out := birdState(), birdRoutes()
-			return !strings.Contains(st, "Established") && containsAll(out, "10.10.0.0/24", "10.11.0.0/24"), st + out
+			return !strings.Contains(st, "Established") && containsAll(st, "Neighbor graceful restart active", "Restart timer:") &&
+				containsAll(out, "10.10.0.0/24", "10.11.0.0/24"), st + out
 		})
 		l.startSpeakerd(l.k, "kbgp-2", grSpeakerd(1, 65002, true))
 		eventually(t, 40*time.Second, "BIRD keeps the refreshed route and drops the stale one at End-of-RIB", func() (bool, string) {
 			st, out := birdState(), birdRoutes()
-			return strings.Contains(st, "Established") && strings.Contains(out, "10.10.0.0/24") && !strings.Contains(out, "10.11.0.0/24"), st + out
+			return strings.Contains(st, "Established") && !strings.Contains(st, "Neighbor graceful restart active") &&
+				strings.Contains(out, "10.10.0.0/24") && !strings.Contains(out, "10.11.0.0/24"), st + out
 		})
 	})
 
@@ -97,7 +100,7 @@ protocol bgp kbgp {
 `, peer4(i), kbgp4, password, as, extra, export)
 		}
 		_, bird1 := l.startBIRDCmd(l.peers[0], "bird1", conf(1, 65002,
-			`graceful restart on; graceful restart time 6; long lived graceful restart on; long lived stale time 6;`,
+			`graceful restart on; graceful restart time 8; long lived graceful restart on; long lived stale time 6;`,
 			`where proto = "s4"`))
 		l.startBIRD(l.peers[1], "bird2", conf(2, 65003, ``,
 			`filter { if proto != "s4" then reject; bgp_path.prepend(65003); accept; }`))
@@ -128,13 +131,13 @@ protocol bgp kbgp {
 			return p1 != nil && p2 != nil && p1.Best && !p1.Stale
 		})
 		st, _ := l.sp.PeerStatus(peer4(1))
-		if st.Negotiated == nil || st.Negotiated.PeerGR == nil || st.Negotiated.PeerGR.Time != 6 || len(st.Negotiated.PeerLLGR) == 0 {
+		if st.Negotiated == nil || st.Negotiated.PeerGR == nil || st.Negotiated.PeerGR.Time != 8 || len(st.Negotiated.PeerLLGR) == 0 {
 			t.Fatalf("GR/LLGR not negotiated with BIRD 1: %+v", st.Negotiated)
 		}
 		killed := time.Now()
 		kill9(t, bird1)
 		// RFC 4724 §4.2: stale routes are kept and used unchanged.
-		routes("BIRD 1's path stale and still best", 5*time.Second, func(p1, p2 *speaker.Route) bool {
+		routes("BIRD 1's path stale and still best", 6*time.Second, func(p1, p2 *speaker.Route) bool {
 			return p1 != nil && p1.Stale && !p1.LLGRStale && p1.Best
 		})
 		// RFC 9494 §4.2/§4.3: after the restart time the routes are
@@ -144,14 +147,14 @@ protocol bgp kbgp {
 			return p1 != nil && p1.LLGRStale && !p1.Best && slices.Contains(p1.Attrs.Communities, wire.CommunityLLGRStale) &&
 				p2 != nil && p2.Best
 		})
-		if d := time.Since(killed); d < 5*time.Second {
-			t.Errorf("routes LLGR-stale %v after the kill, before BIRD's restart time of 6 s", d)
+		if d := time.Since(killed); d < 7*time.Second {
+			t.Errorf("routes LLGR-stale %v after the kill, before BIRD's restart time of 8 s", d)
 		}
 		routes("BIRD 1's path removed after the long-lived stale time", 30*time.Second, func(p1, p2 *speaker.Route) bool {
 			return p1 == nil && p2 != nil && p2.Best
 		})
-		if d := time.Since(killed); d < 11*time.Second {
-			t.Errorf("routes removed %v after the kill, before restart time + long-lived stale time (12 s)", d)
+		if d := time.Since(killed); d < 13*time.Second {
+			t.Errorf("routes removed %v after the kill, before restart time + long-lived stale time (14 s)", d)
 		}
 	})
 }

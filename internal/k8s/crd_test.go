@@ -119,7 +119,7 @@ func TestCRDSchemaShape(t *testing.T) {
 			schema := get(props.([]any)[0], "schema", "openAPIV3Schema", "properties")
 			got := get(schema, tt.path...)
 			if tt.want == nil {
-				if s, _ := got.(string); !strings.Contains(s, "selector") {
+				if s, _ := got.(string); !strings.Contains(s, "remote peers") {
 					t.Errorf("description = %v, want the field's doc comment", got)
 				}
 				return

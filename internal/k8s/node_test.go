@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -109,7 +110,7 @@ func TestFromNode(t *testing.T) {
 			want.SetAPIVersion(api.KBGPV1)
 			want.Spec.OrchRefs = []api.OrchRef{{NodeName: tt.node.Name, Orchestrator: "k8s"}}
 			tt.want(want)
-			if d := cmp.Diff(want, got); d != "" {
+			if d := cmp.Diff(want, got, netipEqual); d != "" {
 				t.Errorf("FromNode (-want +got):\n%s", d)
 			}
 		})
@@ -182,10 +183,10 @@ func TestApplyToNode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := cmp.Diff(tt.wantLbls, k.Labels); d != "" {
+			if d := cmp.Diff(tt.wantLbls, k.Labels, netipEqual); d != "" {
 				t.Errorf("labels (-want +got):\n%s", d)
 			}
-			if d := cmp.Diff(tt.wantAnn, k.Annotations); d != "" {
+			if d := cmp.Diff(tt.wantAnn, k.Annotations, netipEqual); d != "" {
 				t.Errorf("annotations (-want +got):\n%s", d)
 			}
 			// What was written reads back as what was asked for.
@@ -198,9 +199,12 @@ func TestApplyToNode(t *testing.T) {
 			if err1 != nil || err2 != nil {
 				t.Fatalf("compile: %v, %v", err1, err2)
 			}
-			if d := cmp.Diff(st1, st2); d != "" {
+			if d := cmp.Diff(st1, st2, netipEqual); d != "" {
 				t.Errorf("compiled state of the written node differs (-asked +read back):\n%s", d)
 			}
 		})
 	}
 }
+
+// netipEqual compares netip values with ==.
+var netipEqual = cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})

@@ -71,7 +71,7 @@ func TestFromService(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := FromService(tt.svc, tt.slices)
-			if d := cmp.Diff(tt.want, got.Spec); d != "" {
+			if d := cmp.Diff(tt.want, got.Spec, netipEqual); d != "" {
 				t.Errorf("FromService (-want +got):\n%s", d)
 			}
 			if got.Name() != tt.svc.Namespace+"/"+tt.svc.Name || got.Kind() != KindService {

@@ -129,6 +129,7 @@ type Client struct {
 	errv    atomic.Pointer[error]
 	lastErr atomic.Pointer[error] // last failed attempt before Established
 	retries atomic.Int64          // failed attempts before Established
+	drops   atomic.Int64          // sessions lost after Established
 }
 
 // Err returns the client's first session error, if any.
@@ -256,22 +257,58 @@ func (c *Client) establish(conn net.Conn, r *bufio.Reader) error {
 	}
 }
 
-// send writes b under the write lock.
+// send writes b to the current session under the write lock.
 func (c *Client) send(b []byte) error {
-	if len(b) == 0 {
-		return nil
-	}
 	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	_, err := c.conn.Write(b)
-	return err
+	conn := c.conn
+	c.wmu.Unlock()
+	return c.sendOn(conn, b)
 }
 
+// maxDrops is how many times a session may go down after Established
+// before the client gives up.
+const maxDrops = 20
+
 // run connects, establishes, starts the announcement and then reads until
-// the connection closes. It reports Established on est.
-func (c *Client) run(ctx context.Context, dut netip.AddrPort, dialSem chan struct{}, est func()) {
-	var r *bufio.Reader
+// the run ends. A session that goes down is re-established (as a BGP
+// speaker would): the client forgets what it had received, announces its
+// routes again and counts the drop. up reports each Established (+1) and
+// each drop (-1).
+func (c *Client) run(ctx context.Context, dut netip.AddrPort, dialSem chan struct{}, up func(int64)) {
+	for drops := 0; ; drops++ {
+		conn, r, err := c.connect(ctx, dut, dialSem)
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		if drops > 0 && c.Want != nil {
+			clear(c.have)
+			c.count.Store(0)
+		}
+		c.estAt.Store(time.Now().UnixNano())
+		up(1)
+		done := make(chan struct{})
+		go c.announce(ctx, conn, done)
+		err = c.read(r)
+		close(done)
+		conn.Close()
+		if ctx.Err() != nil {
+			return
+		}
+		up(-1)
+		c.drops.Add(1)
+		c.lastErr.Store(&err)
+		if drops+1 >= maxDrops {
+			c.fail(fmt.Errorf("%w (session dropped %d times)", err, drops+1))
+			return
+		}
+	}
+}
+
+// connect dials and establishes a session, retrying failed attempts.
+func (c *Client) connect(ctx context.Context, dut netip.AddrPort, dialSem chan struct{}) (net.Conn, *bufio.Reader, error) {
 	for {
+		var r *bufio.Reader
 		dialSem <- struct{}{}
 		conn, err := c.dial(ctx, dut)
 		if err == nil {
@@ -291,7 +328,7 @@ func (c *Client) run(ctx context.Context, dut netip.AddrPort, dialSem chan struc
 			c.wmu.Lock()
 			c.conn = conn
 			c.wmu.Unlock()
-			break
+			return conn, r, nil
 		}
 		// A DUT may refuse sessions while it is still starting (FRR
 		// answers an early OPEN with an FSM error): retry, as a BGP
@@ -300,37 +337,47 @@ func (c *Client) run(ctx context.Context, dut netip.AddrPort, dialSem chan struc
 		c.retries.Add(1)
 		select {
 		case <-ctx.Done():
-			c.fail(err)
-			return
+			return nil, nil, err
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	c.estAt.Store(time.Now().UnixNano())
-	est()
-	go func() {
-		err := c.send(c.Announce)
-		if err == nil {
-			err = c.send(wire.AppendEndOfRIB(nil, wire.IPv4Unicast))
-		}
-		if err != nil && ctx.Err() == nil {
-			c.fail(fmt.Errorf("client %s: send UPDATEs: %w", c.Addr, err))
-		}
-		t := time.NewTicker(holdTime / 3 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
+}
+
+// announce sends the client's routes and End-of-RIB on conn, then
+// KEEPALIVEs until done.
+func (c *Client) announce(ctx context.Context, conn net.Conn, done chan struct{}) {
+	err := c.sendOn(conn, c.Announce)
+	if err == nil {
+		err = c.sendOn(conn, wire.AppendEndOfRIB(nil, wire.IPv4Unicast))
+	}
+	if err != nil {
+		return // the reader sees the session end
+	}
+	t := time.NewTicker(holdTime / 3 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-done:
+			return
+		case <-t.C:
+			if err := c.sendOn(conn, wire.AppendKeepalive(nil)); err != nil {
 				return
-			case <-t.C:
-				if err := c.send(wire.AppendKeepalive(nil)); err != nil {
-					return
-				}
 			}
 		}
-	}()
-	if err := c.read(r); err != nil && ctx.Err() == nil {
-		c.fail(err)
 	}
+}
+
+// sendOn writes b to conn under the write lock.
+func (c *Client) sendOn(conn net.Conn, b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_, err := conn.Write(b)
+	return err
 }
 
 // read processes messages from the DUT until the connection ends.

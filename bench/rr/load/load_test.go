@@ -1,9 +1,14 @@
 package load
 
 import (
+	"bufio"
+	"context"
+	"io"
+	"net"
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/kbgp/kbgp/internal/bgp/wire"
 )
@@ -175,5 +180,65 @@ func TestClientApply(t *testing.T) {
 	}
 	if c.doneAt.Load() == 0 {
 		t.Error("reaching the target did not record doneAt")
+	}
+}
+
+// TestReconnect: a session the DUT drops after Established is
+// re-established, the client forgets what the lost session delivered, and
+// the drop is counted.
+func TestReconnect(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ps := prefixes(3, 32)
+	x := NewIndex(ps)
+	open, err := wire.AppendOpen(nil, &wire.Open{MyAS: 64512, HoldTime: 90, BGPID: netip.MustParseAddr("127.0.0.1"),
+		Caps: wire.Capabilities{HasFourOctetAS: true, FourOctetAS: 64512}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := IBGPAttrs(netip.MustParseAddr("192.0.2.9"))
+	first, _ := AppendAnnounce(nil, &a, ps[:2])  // then the session drops
+	second, _ := AppendAnnounce(nil, &a, ps[1:]) // ps[0] must not count any more
+	go func() {
+		for i := 0; ; i++ {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			r := bufio.NewReader(conn)
+			buf := make([]byte, wire.MaxMessageLen)
+			if _, _, err := readMsg(r, buf); err != nil { // OPEN
+				return
+			}
+			conn.Write(append(open, wire.AppendKeepalive(nil)...))
+			if _, _, err := readMsg(r, buf); err != nil { // KEEPALIVE
+				return
+			}
+			if i == 0 {
+				conn.Write(first)
+				conn.Close()
+				continue
+			}
+			conn.Write(second)
+			go io.Copy(io.Discard, conn)
+		}
+	}()
+	c := &Client{Addr: netip.MustParseAddr("127.0.0.1"), AS: 64512, Want: NewBits(3), WantN: 2}
+	c.Want.Set(1)
+	c.Want.Set(2)
+	run := &Run{DUT: netip.MustParseAddrPort(ln.Addr().String()), Index: x, Clients: []*Client{c}}
+	ctx := context.Background()
+	run.Start(ctx)
+	defer run.Close()
+	if _, err := run.Wait(ctx, run.T0(), 10*time.Second); err != nil {
+		r, d := run.Retries()
+		u, p, b := run.Counts()
+		t.Fatalf("%v (retries %d drops %d updates %d prefixes %d bad %d, err %v)", err, r, d, u, p, b, c.lastErr.Load())
+	}
+	if _, drops := run.Retries(); drops != 1 || c.count.Load() != 2 || c.have.Has(0) {
+		t.Errorf("drops %d, count %d, has ps[0] %v: want 1 drop, 2 prefixes, ps[0] (unwanted) absent", drops, c.count.Load(), c.have.Has(0))
 	}
 }

@@ -52,7 +52,7 @@ func (r *Run) Start(ctx context.Context) {
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
-			c.run(ctx, r.DUT, sem, func() { r.established.Add(1) })
+			c.run(ctx, r.DUT, sem, func(d int64) { r.established.Add(d) })
 		}()
 	}
 }
@@ -185,12 +185,14 @@ func (r *Run) Quiesce(ctx context.Context, since time.Time, quiet, timeout time.
 	}
 }
 
-// Retries is the number of failed session attempts before Established.
-func (r *Run) Retries() (n int64) {
+// Retries is the number of failed session attempts before Established,
+// and Drops the number of sessions lost after Established.
+func (r *Run) Retries() (retries, drops int64) {
 	for _, c := range r.Clients {
-		n += c.retries.Load()
+		retries += c.retries.Load()
+		drops += c.drops.Load()
 	}
-	return n
+	return retries, drops
 }
 
 // Counts sums what the clients received.

@@ -42,6 +42,9 @@ type Result struct {
 	// SessionRetries counts session attempts that failed before
 	// Established (connection refused, NOTIFICATION, ...).
 	SessionRetries int64 `json:"session_retries"`
+	// SessionDrops counts sessions the DUT took down after Established;
+	// the client re-established them and the time includes that.
+	SessionDrops int64 `json:"session_drops"`
 	// Dir holds the generated configuration and the DUT's logs.
 	Dir   string `json:"dir,omitempty"`
 	Start string `json:"start"`

@@ -193,6 +193,78 @@ func TestGracefulRestartHelper(t *testing.T) {
 	waitRoute(t, s, "10.5.0.0/24", withdrawn)
 }
 
+// TestGracefulRestartDynamicPeerNewAS: a dynamic peer (PeerAS 0) with
+// stale routes comes back in another AS: the RIB takes the new AS (here
+// iBGP, so the LOCAL_PREF it sends counts, RFC 4271 §5.1.5) without
+// dropping the stale routes before End-of-RIB.
+func TestGracefulRestartDynamicPeerNewAS(t *testing.T) {
+	checkLeaks(t)
+	s := newNode(t, "127.0.0.1", 65001, "10.0.0.1")
+	peerAddr := netip.MustParseAddr("127.0.0.2")
+	ctx := context.Background()
+	err := s.AddPeer(ctx, PeerConfig{Session: fsm.Config{
+		PeerAddr: peerAddr, Passive: true, IdleHoldTime: 50 * time.Millisecond,
+		GracefulRestart: &fsm.GRConfig{RestartTime: 120 * time.Second},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := dialRaw(t, peerAddr, s.Addrs()[0])
+	r.open(grOpen(false))
+	r.expectEoR(wire.IPv4Unicast)
+	r.announce("10.5.0.0/24")
+	waitRoute(t, s, "10.5.0.0/24", present)
+	r.nc.Close()
+
+	// Back as AS 65001 (iBGP) with the R bit.
+	o := grOpen(true)
+	o.MyAS, o.Caps.FourOctetAS = 65001, 65001
+	var r2 *rawConn
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r2 = dialRaw(t, peerAddr, s.Addrs()[0])
+		b, _ := wire.AppendOpen(nil, o)
+		r2.write(b)
+		if typ, _ := r2.read(); typ == wire.MsgOpen {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("reconnect refused")
+		}
+		r2.nc.Close()
+		time.Sleep(100 * time.Millisecond)
+	}
+	for typ, _ := r2.read(); typ != wire.MsgKeepalive; typ, _ = r2.read() {
+	}
+	r2.write(wire.AppendKeepalive(nil))
+	// The stale route is still there before End-of-RIB.
+	rs, err := s.Routes(ctx, netip.MustParsePrefix("10.5.0.0/24"))
+	if err != nil || len(rs) != 1 || !rs[0].Stale {
+		t.Fatalf("stale route after the reconnect: %+v (%v)", rs, err)
+	}
+	u := &wire.Update{}
+	u.Attrs.Origin = wire.OriginIGP
+	u.Attrs.Set(wire.AttrOrigin)
+	u.Attrs.Set(wire.AttrASPath)
+	u.Attrs.NextHop = netip.MustParseAddr("192.0.2.2")
+	u.Attrs.Set(wire.AttrNextHop)
+	u.Attrs.LocalPref = 300
+	u.Attrs.Set(wire.AttrLocalPref)
+	u.NLRI = []wire.NLRI{{Prefix: netip.MustParsePrefix("10.6.0.0/24")}}
+	b, err := wire.AppendUpdate(nil, u, &wire.Options{AS4: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2.write(b)
+	got := waitRoute(t, s, "10.6.0.0/24", present)
+	if !got.Attrs.Has(wire.AttrLocalPref) || got.Attrs.LocalPref != 300 {
+		t.Errorf("route from the peer now in our AS: LOCAL_PREF %d (present %v), want 300: the RIB still treats it as eBGP",
+			got.Attrs.LocalPref, got.Attrs.Has(wire.AttrLocalPref))
+	}
+	r2.write(wire.AppendEndOfRIB(nil, wire.IPv4Unicast))
+	waitRoute(t, s, "10.5.0.0/24", withdrawn)
+}
+
 // TestEnhancedRouteRefresh: a peer's ROUTE-REFRESH is answered with the
 // Adj-RIB-Out framed by BoRR and EoRR (RFC 7313 §4).
 func TestEnhancedRouteRefresh(t *testing.T) {
@@ -259,7 +331,9 @@ func TestEnhancedRouteRefreshReceive(t *testing.T) {
 	r.expectEoR(wire.IPv4Unicast)
 	r.announce("10.8.0.0/24", "10.9.0.0/24")
 	waitRoute(t, s, "10.9.0.0/24", present)
-	rr := func(sub uint8) { r.write(wire.AppendRouteRefresh(nil, &wire.RouteRefresh{Family: wire.IPv4Unicast, Subtype: sub})) }
+	rr := func(sub uint8) {
+		r.write(wire.AppendRouteRefresh(nil, &wire.RouteRefresh{Family: wire.IPv4Unicast, Subtype: sub}))
+	}
 
 	// A lone EoRR: nothing was marked, nothing goes. The later
 	// announcement orders the check after the EoRR.

@@ -69,19 +69,16 @@ func (s *Speaker) peerUp(p *peer, epoch uint64, n *fsm.Negotiated, local netip.A
 	clear(p.rejectedSet)
 	p.rejected = 0
 	// The rib's peer configuration needs the session's local address for
-	// next-hop self and, for dynamic peers, the peer's AS; re-register the
-	// peer when they are new and no stale routes depend on its ID.
+	// next-hop self and, for dynamic peers, the peer's AS; update it when
+	// they are new. The peer is down in the rib here, and its stale routes
+	// (graceful restart) stay.
 	want := p.ribConfig(local)
-	if have, ok := s.rib.Peer(p.id); ok && (have.LocalAddr4 != want.LocalAddr4 || have.LocalAddr6 != want.LocalAddr6 || have.RemoteAS != want.RemoteAS) && len(p.stale) == 0 {
-		s.rib.RemovePeer(p.id)
-		delete(s.byID, p.id)
-		id, err := s.rib.AddPeer(want)
-		if err != nil {
-			s.log.Error("re-registering peer in the RIB", "peer", p.cfg.Name, "err", err)
+	if have, ok := s.rib.Peer(p.id); ok && (have.LocalAddr4 != want.LocalAddr4 || have.LocalAddr6 != want.LocalAddr6 || have.RemoteAS != want.RemoteAS) {
+		s.rib.Down(p.id)
+		if err := s.rib.SetPeerConfig(p.id, want); err != nil {
+			s.log.Error("updating the peer's configuration in the RIB", "peer", p.cfg.Name, "err", err)
 			return
 		}
-		p.id = id
-		s.byID[id] = p
 	}
 	sess := rib.Session{RouterID: n.PeerRouterID, AS4: n.AS4, LLGR: n.HasPeerLLGR}
 	for _, f := range n.Families {
