@@ -24,6 +24,7 @@ func newAgentCmd() *cobra.Command {
 		node, storeDir, ip4, ip4Method, ip6, ip6Method string
 		listen                                         []string
 		logLevel, logFormat, socket, metricsAddr       string
+		servicesFile                                   string
 		fibProto                                       uint8
 		drain, noFIB                                   bool
 		connectRetry, grHold                           time.Duration
@@ -70,6 +71,7 @@ BGPFilter, Node, IPPool).`,
 	f.Uint8Var(&fibProto, "fib-protocol", fib.DefaultProtocol, "rtm_protocol number of kbgp's kernel routes (ip route show proto N)")
 	f.BoolVar(&noFIB, "no-fib", false, "do not program kernel routes (a node that only reflects routes)")
 	f.BoolVar(&drain, "drain-on-exit", false, "on exit withdraw routes, send Cease (RFC 9003) and remove kernel routes instead of a graceful-restart exit")
+	f.StringVar(&servicesFile, "services", "", "JSON file listing the cluster's services and endpoints, re-read within a second of a change: the node originates the /32 of each externalTrafficPolicy Local service with a ready endpoint on it (default: no services)")
 	f.DurationVar(&connectRetry, "connect-retry", 0, "BGP ConnectRetry time (default 5s)")
 	f.DurationVar(&grHold, "graceful-restart-hold", 0, "after a restart, longest time to keep the adopted kernel routes untouched while sessions come back (default 2m)")
 
@@ -129,6 +131,9 @@ BGPFilter, Node, IPPool).`,
 			DrainOnExit:  drain,
 			ConnectRetry: connectRetry,
 			GRHold:       grHold,
+		}
+		if servicesFile != "" {
+			opts.Services = agent.FileServices{Path: servicesFile}
 		}
 		if opts.IPv6.Mode == "" {
 			opts.IPv6.Mode = "none"

@@ -102,6 +102,11 @@ type Options struct {
 	Debounce time.Duration
 	// MaxPaths bounds the ECMP multipath sets (default 8).
 	MaxPaths int
+	// Services, when set, feeds the cluster's services to the compile
+	// step, so that the node originates the service ranges' /32s
+	// (externalTrafficPolicy Local services with a ready endpoint here).
+	// The first reconcile waits for its first set. Nil: no services.
+	Services ServiceSource
 }
 
 // peerEntry is one session the agent configured on the speaker.
@@ -141,6 +146,9 @@ type Agent struct {
 	restarting bool      // adopted kernel routes: recovering from our own restart
 	fibHeld    bool      // restarting and the adopted routes are still untouched
 	loops      map[string]time.Time
+	services   []config.Service // the last good set from Options.Services
+	svcErr     string           // the service source's current error
+	svcSynced  bool             // the first set arrived (or no source)
 }
 
 // New checks opts and returns an agent ready to Run.
@@ -224,6 +232,17 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.closeFIB()
 		return fmt.Errorf("agent: watching the datastore: %w", err)
 	}
+	var svcCh <-chan ServiceSet
+	if a.opts.Services != nil {
+		if svcCh, err = a.opts.Services.Watch(loopCtx); err != nil {
+			a.closeFIB()
+			return fmt.Errorf("agent: watching the services: %w", err)
+		}
+	} else {
+		a.mu.Lock()
+		a.svcSynced = true
+		a.mu.Unlock()
+	}
 	var wg sync.WaitGroup
 	if err := a.serve(loopCtx, &wg); err != nil {
 		stopLoops()
@@ -243,7 +262,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	err = a.routineConfig(loopCtx, events)
+	err = a.routineConfig(loopCtx, events, svcCh)
 	stopLoops()
 	wg.Wait()
 	a.shutdown()

@@ -23,7 +23,7 @@ const heartbeat = 5 * time.Second
 
 // routineConfig folds datastore events into the resource set and
 // reconciles after each burst of changes, until ctx ends.
-func (a *Agent) routineConfig(ctx context.Context, events <-chan store.Event) error {
+func (a *Agent) routineConfig(ctx context.Context, events <-chan store.Event, services <-chan ServiceSet) error {
 	var cache store.Cache
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()
@@ -58,7 +58,15 @@ func (a *Agent) routineConfig(ctx context.Context, events <-chan store.Event) er
 			a.mu.Lock()
 			delete(a.badRes, key)
 			a.mu.Unlock()
-			if cache.Apply(ev) && cache.Synced() {
+			if cache.Apply(ev) && cache.Synced() && a.servicesSynced() {
+				debounce.Reset(a.opts.Debounce)
+			}
+		case set, ok := <-services:
+			if !ok {
+				services = nil // ctx ended; the next select returns
+				continue
+			}
+			if a.setServices(set) && cache.Synced() {
 				debounce.Reset(a.opts.Debounce)
 			}
 		case <-debounce.C:
@@ -69,7 +77,7 @@ func (a *Agent) routineConfig(ctx context.Context, events <-chan store.Event) er
 			a.mu.Lock()
 			retry := a.retry
 			a.mu.Unlock()
-			if retry && cache.Synced() {
+			if retry && cache.Synced() && a.servicesSynced() {
 				a.reconcileResources(ctx, cache.Resources())
 			}
 			a.progress("config")
@@ -106,7 +114,10 @@ func (a *Agent) recheckBad(ctx context.Context) {
 // failing compile keeps the last good state.
 func (a *Agent) reconcileResources(ctx context.Context, rs []api.Resource) {
 	start := time.Now()
-	st, err := config.Compile(config.NewInput(rs, nil), a.opts.Node)
+	a.mu.Lock()
+	svcs := a.services
+	a.mu.Unlock()
+	st, err := config.Compile(config.NewInput(rs, svcs), a.opts.Node)
 	if err != nil {
 		a.gauges.errors.Inc()
 		a.mu.Lock()
@@ -338,11 +349,13 @@ func (a *Agent) listenAddrs(st *config.NodeState) []netip.AddrPort {
 		out = append(out, netip.AddrPortFrom(ad, port))
 	}
 	if len(out) == 0 {
-		if st.IPv6Address.IsValid() {
-			// A [::] socket accepts IPv4 too (v4-mapped) on Linux.
-			out = append(out, netip.AddrPortFrom(netip.IPv6Unspecified(), port))
-		} else {
+		// Two sockets for a dual-stack node: Go binds a "tcp6" [::]
+		// listener with IPV6_V6ONLY, so [::] alone refuses IPv4 peers.
+		if st.IPv4Address.IsValid() || !st.IPv6Address.IsValid() {
 			out = append(out, netip.AddrPortFrom(netip.IPv4Unspecified(), port))
+		}
+		if st.IPv6Address.IsValid() {
+			out = append(out, netip.AddrPortFrom(netip.IPv6Unspecified(), port))
 		}
 	}
 	return out
@@ -410,6 +423,9 @@ func (a *Agent) configErrors() []string {
 		out = append(out, k+": "+v)
 	}
 	sort.Strings(out)
+	if a.svcErr != "" {
+		out = append(out, a.svcErr)
+	}
 	if a.compileErr != "" {
 		out = append(out, a.compileErr)
 	}
