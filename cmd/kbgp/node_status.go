@@ -26,7 +26,7 @@ func newNodeCmd() *cobra.Command {
 		Use:   "node",
 		Short: "Show this node's BGP status, peers and routes, or a node's compiled config",
 	}
-	cmd.AddCommand(newNodeStatusCmd(), newNodePeersCmd(), newNodeRoutesCmd(), newNodeConfigCmd())
+	cmd.AddCommand(newNodeStatusCmd(), newNodePeersCmd(), newNodeRoutesCmd(), newNodeConfigCmd(), newNodeDrainCmd())
 	return cmd
 }
 
@@ -186,4 +186,61 @@ func ctx(cmd *cobra.Command) context.Context {
 		return c
 	}
 	return context.Background()
+}
+
+func newNodeDrainCmd() *cobra.Command {
+	var (
+		undo    bool
+		message string
+	)
+	cmd := &cobra.Command{
+		Use:   "drain",
+		Short: "Withdraw this node's routes and shut its BGP sessions down, keeping the agent running",
+		Long: `Ask the local kbgp agent to drain its node: it withdraws every prefix it
+originates, waits for the withdrawals to reach its peers, then shuts every
+session down with an RFC 9003 Administrative Shutdown carrying --message, and
+keeps them down. The agent records the drain as the kbgp.io/drain annotation
+on its Node (the same as kbgp annotate node NODE kbgp.io/drain=MSG), so it
+survives agent restarts. --undo removes it and brings sessions and routes
+back. The command returns once the agent has applied the change.`,
+		Example: "  kbgp node drain --message 'kernel upgrade, back at 14:00'\n  kbgp node drain --undo",
+		Args:    cobra.NoArgs,
+	}
+	cmd.Flags().BoolVar(&undo, "undo", false, "undrain: bring the sessions and routes back")
+	cmd.Flags().StringVar(&message, "message", "", "RFC 9003 shutdown message sent to every peer, at most 255 bytes (default: names the node)")
+	dial, format := agentFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		f, err := format()
+		if err != nil {
+			return err
+		}
+		if undo && message != "" {
+			return fmt.Errorf("--message is for draining; --undo takes none")
+		}
+		c, err := dial()
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		res, err := c.Drain(ctx(cmd), ctlapi.DrainRequest{Undo: undo, Message: message})
+		if err != nil {
+			return err
+		}
+		if f == "json" {
+			return writeJSON(cmd.OutOrStdout(), res)
+		}
+		w := cmd.OutOrStdout()
+		switch {
+		case res.Drained && res.Changed:
+			fmt.Fprintf(w, "node %s drained: routes withdrawn, sessions shut down (%q)\n", res.Node, res.Message)
+		case res.Drained:
+			fmt.Fprintf(w, "node %s was already drained (%q)\n", res.Node, res.Message)
+		case res.Changed:
+			fmt.Fprintf(w, "node %s undrained: sessions starting, routes advertised\n", res.Node)
+		default:
+			fmt.Fprintf(w, "node %s was not drained\n", res.Node)
+		}
+		return nil
+	}
+	return cmd
 }

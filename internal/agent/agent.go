@@ -136,8 +136,9 @@ type Agent struct {
 	badRes     map[string]string // datastore read errors by kind/name
 	compileErr string
 	reconcile  status.Reconcile
-	retry      bool // the last apply failed: retry on the next tick
-	drained    bool // sessions shut down by AnnotationDrain
+	retry      bool   // the last apply failed: retry on the next tick
+	drained    bool   // sessions shut down by AnnotationDrain
+	drainMsg   string // the drain annotation the last reconcile applied
 	warnings   map[string]bool
 	fib        *fib.FIB
 	fibStats   status.FIBStats

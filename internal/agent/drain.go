@@ -42,6 +42,7 @@ func drainedState(st *config.NodeState) *config.NodeState {
 func (a *Agent) setDrain(ctx context.Context, msg string) {
 	a.mu.Lock()
 	sp, st, was := a.sp, a.state, a.drained
+	a.drainMsg = msg
 	a.mu.Unlock()
 	if sp == nil || st == nil {
 		return

@@ -7,7 +7,7 @@
 // the speaker. Health probes go over the unix socket, so no NAT or
 // MASQUERADE rule can break them (the seed's problem 2).
 //
-// Endpoints (all GET, JSON):
+// Endpoints (GET unless noted, JSON):
 //
 //	/v1/node              status.Node
 //	/v1/peers             []status.Peer
@@ -15,6 +15,8 @@
 //	/v1/routes?q=QUERY    status.RIB, QUERY as status.ParseRouteQuery
 //	/v1/health/live       status.Health, 200 when live, 503 when not
 //	/v1/health/ready      status.Health, 200 when ready, 503 when not
+//
+//	POST /v1/drain        DrainRequest -> DrainResult (see Drainer)
 //
 // Errors are {"error": "..."} with a 4xx/5xx status.
 //
@@ -81,6 +83,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/routes", s.handleRoutes)
 	mux.HandleFunc("GET /v1/health/live", s.handleHealth(s.Live))
 	mux.HandleFunc("GET /v1/health/ready", s.handleHealth(s.Ready))
+	mux.HandleFunc("POST /v1/drain", s.handleDrain)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s (see package ctlapi)", r.Method, r.URL.Path))
 	})

@@ -3,8 +3,10 @@ package k8s
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kbgp/kbgp/api"
 	"github.com/kbgp/kbgp/internal/config"
@@ -37,6 +39,29 @@ func TestObjectRoundTrip(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestObjectServerMetadata: the metadata the API server adds is carried
+// over where api.ObjectMeta has a place for it and dropped otherwise.
+func TestObjectServerMetadata(t *testing.T) {
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "kbgp.io/v1", "kind": "BGPPeer",
+		"metadata": map[string]any{"name": "p", "resourceVersion": "42", "uid": "0b9c1d2e-aaaa-bbbb-cccc-000000000001",
+			"creationTimestamp": "2026-11-24T09:36:15Z", "generation": int64(3),
+			"managedFields": []any{map[string]any{"manager": "kubectl"}},
+			"annotations":   map[string]any{lastAppliedAnnotation: "{}", "note": "x"}},
+		"spec": map[string]any{"peerIP": "10.0.0.1", "asNumber": int64(65000)},
+	}}
+	r, err := ModeKBGP.fromObject(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := r.Meta()
+	want := api.ObjectMeta{Name: "p", ResourceVersion: "42", UID: "0b9c1d2e-aaaa-bbbb-cccc-000000000001",
+		CreationTimestamp: time.Date(2026, 11, 24, 9, 36, 15, 0, time.UTC), Annotations: map[string]string{"note": "x"}}
+	if d := cmp.Diff(want, *m); d != "" {
+		t.Errorf("metadata (-want +got):\n%s", d)
 	}
 }
 

@@ -500,17 +500,24 @@ func TestRBAC(t *testing.T) {
 		t.Errorf("forbidden error does not say where the permissions are: %v", err)
 	}
 	for _, verb := range []string{"list secrets", "delete nodes", "update nodes", "create bgppeers.kbgp.io", "update nodebgpstatuses.kbgp.io"} {
-		out, _ := f.s.run(append([]string{"auth", "can-i", "--as", "system:serviceaccount:kbgp-system:kbgp"}, strings.Fields(verb)...)...)
-		if out != "no" {
+		if out := canI(f, verb); out != "no" {
 			t.Errorf("agent can %s: %q, want no", verb, out)
 		}
 	}
 	for _, verb := range []string{"watch nodes", "list endpointslices.discovery.k8s.io", "watch bgppeers.kbgp.io", "create nodebgpstatuses.kbgp.io"} {
-		out, _ := f.s.run(append([]string{"auth", "can-i", "--as", "system:serviceaccount:kbgp-system:kbgp"}, strings.Fields(verb)...)...)
-		if out != "yes" {
+		if out := canI(f, verb); out != "yes" {
 			t.Errorf("agent can %s: %q, want yes", verb, out)
 		}
 	}
+}
+
+// canI asks kubectl whether the agent's ServiceAccount may do verb; the
+// answer is the last line (kubectl warns about cluster-scoped resources
+// on stderr first).
+func canI(f *fixture, verb string) string {
+	out, _ := f.s.run(append([]string{"auth", "can-i", "--as", "system:serviceaccount:kbgp-system:kbgp"}, strings.Fields(verb)...)...)
+	lines := strings.Split(out, "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
 }
 
 func errorsCause(err error) error {
@@ -547,12 +554,12 @@ func TestNodeStatusOverKubernetes(t *testing.T) {
 	t.Cleanup(func() {
 		_ = f.dyn.Resource(nodeStatusGVR).Delete(context.Background(), "ubuntu-2", metav1.DeleteOptions{})
 	})
-	out, err := f.s.run("get", "nodebgpstatuses.kbgp.io", "ubuntu-2", "--no-headers", "-o", "custom-columns=E:.status.established,P:.status.peerCount,S:.status.peers[2].state,X:.status.peers[2].lastError")
+	out, err := f.s.run("get", "nodebgpstatuses.kbgp.io", "ubuntu-2", "--no-headers", "-o", "custom-columns=E:.status.established,P:.status.peerCount,S:.status.peers[1].state,X:.status.peers[1].lastError")
 	if err != nil {
 		t.Fatalf("kubectl get: %v\n%s", err, out)
 	}
 	if fields := strings.Fields(out); len(fields) < 4 || fields[0] != "2" || fields[1] != "3" || fields[2] != "Active" {
-		t.Errorf("kubectl get nodebgpstatuses: %q, want 2 established of 3, the third Active", out)
+		t.Errorf("kubectl get nodebgpstatuses: %q, want 2 established of 3, 172.16.30.103 Active", out)
 	}
 	out, err = f.s.run("get", "nodebgpstatuses.kbgp.io")
 	if err != nil || !strings.Contains(out, "ESTABLISHED") || !strings.Contains(out, "ubuntu-2") {
