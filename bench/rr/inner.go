@@ -187,6 +187,7 @@ func inner(ctx context.Context, a *innerArgs) (res []report.Result, err error) {
 	res[0].PeakRSSBytes = u.PeakRSS
 	res[0].UpdatesReceived, res[0].PrefixesReceived, _ = run.Counts()
 	res[0].SessionRetries, res[0].SessionDrops = run.Retries()
+	res[0].RetryError = run.RetryError()
 	if res[0].SessionDrops > 0 {
 		progress("  %d sessions went down after Established and were re-established", res[0].SessionDrops)
 	}

@@ -41,6 +41,13 @@ func TestQuick(t *testing.T) {
 		}
 	}
 	out := t.TempDir()
+	// FRR's daemons drop to user frr, which must reach the run directories:
+	// t.TempDir and its parent are 0700.
+	for _, d := range []string{out, filepath.Dir(out)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := orchestrate(context.Background(), []string{"-quick", "-duts", strings.Join(duts, ","), "-out", out}); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -10,6 +11,7 @@ import (
 	"github.com/kbgp/kbgp/api"
 	"github.com/kbgp/kbgp/internal/config"
 	"github.com/kbgp/kbgp/internal/doctor"
+	"github.com/kbgp/kbgp/internal/fib"
 )
 
 // newDoctorCmd is `kbgp doctor`: the cluster's BGP set-up checked for the
@@ -19,6 +21,8 @@ func newDoctorCmd() *cobra.Command {
 		output, proxyMode, iptFile, nftFile, ipvsFile, routerAS, socket string
 		live, addPath                                                   bool
 		outage                                                          time.Duration
+		ipRoutes                                                        []string
+		routeProto                                                      uint8
 	)
 	cmd := &cobra.Command{
 		Use:   "doctor",
@@ -30,13 +34,17 @@ shorter than a reflector outage, asymmetric service return paths with
 kube-proxy in IPVS mode, a blanket MASQUERADE rule, next-hop self or lost ECMP
 through a reflector, isolated nodes, selectors that select nothing, duplicate
 router IDs or addresses, AS mismatches with the router, overlapping ranges and
-partial IPv6.
+partial IPv6. With the kernel's routes (--live, or --ip-routes NODE=FILE with
+the output of "ip -j route show proto 77" on that node) it also reports pod
+blocks of other nodes missing from the kernel while the node's sessions are
+Established, and missing blackhole routes for the node's own blocks.
 
 Each finding gives its severity, what will happen, the evidence and the fix
 (a YAML patch or commands). The exit status is 1 when there are errors.`,
 		Example: "  kbgp doctor\n" +
 			"  kbgp doctor --kube-proxy-mode ipvs --iptables-save node2-iptables.txt\n" +
-			"  kbgp doctor --live -o json",
+			"  kbgp doctor --live -o json\n" +
+			"  kbgp doctor --ip-routes ubuntu-1=<(ip -j route show proto 77)",
 		Args: cobra.NoArgs,
 	}
 	open := storeFlag(cmd)
@@ -49,7 +57,9 @@ Each finding gives its severity, what will happen, the evidence and the fix
 	f.StringVar(&routerAS, "router-as", "", "the AS the external router is configured with, to compare with the BGPPeers")
 	f.BoolVar(&addPath, "router-add-path", false, "the external router accepts ADD-PATH (RFC 7911)")
 	f.DurationVar(&outage, "outage", doctor.DefaultOutage, "the route-reflector outage routes must survive")
-	f.BoolVar(&live, "live", false, "also read this node's iptables-save, nft, ipvsadm and kbgp agent sessions")
+	f.BoolVar(&live, "live", false, "also read this node's iptables-save, nft, ipvsadm, kernel routes (ip -j route show proto N) and kbgp agent sessions")
+	f.StringArrayVar(&ipRoutes, "ip-routes", nil, "NODE=FILE: a node's `ip -j route show proto N` output (repeatable)")
+	f.Uint8Var(&routeProto, "fib-protocol", fib.DefaultProtocol, "rtm_protocol number of kbgp's kernel routes (the agent's --fib-protocol)")
 	f.StringVar(&socket, "socket", "", "the agent's control socket for --live (default $KBGP_SOCKET or /run/kbgp/kbgp.sock)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if output != "text" && output != "json" {
@@ -60,7 +70,25 @@ Each finding gives its severity, what will happen, the evidence and the fix
 		default:
 			return fmt.Errorf("--kube-proxy-mode %q: want ipvs, iptables or nftables", proxyMode)
 		}
-		in := doctor.Inputs{KubeProxyMode: proxyMode, RouterAddPath: addPath, Outage: outage}
+		in := doctor.Inputs{KubeProxyMode: proxyMode, RouterAddPath: addPath, Outage: outage, RouteProtocol: routeProto}
+		for _, nf := range ipRoutes {
+			node, file, ok := strings.Cut(nf, "=")
+			if !ok || node == "" || file == "" {
+				return fmt.Errorf("--ip-routes %q: want NODE=FILE, e.g. ubuntu-1=routes.json", nf)
+			}
+			b, err := os.ReadFile(file)
+			if err != nil {
+				return fmt.Errorf("--ip-routes: %w", err)
+			}
+			rs, err := doctor.ParseIPRouteJSON(file, b)
+			if err != nil {
+				return fmt.Errorf("--ip-routes: %w", err)
+			}
+			if in.Routes == nil {
+				in.Routes = map[string][]doctor.KernelRoute{}
+			}
+			in.Routes[node] = append(in.Routes[node], rs...)
+		}
 		if routerAS != "" {
 			a, err := api.ParseASNumber(routerAS)
 			if err != nil {

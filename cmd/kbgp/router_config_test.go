@@ -121,6 +121,29 @@ func TestDoctorCmd(t *testing.T) {
 			t.Errorf("want no findings:\n%s", out)
 		}
 	})
+	t.Run("kernel routes from a file", func(t *testing.T) {
+		routes := filepath.Join("..", "..", "internal", "doctor", "testdata", "routes", "ubuntu-1-missing.json")
+		out, _, err := runCmd(t, newDoctorCmd(), "--store", seedStore(t, "seed"), "--ip-routes", "ubuntu-1="+routes)
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != 1 {
+			t.Fatalf("want exit code 1, got %v", err)
+		}
+		// Without the agent's sessions only the node's own blackholes
+		// are checked.
+		for _, want := range []string{"WARNING blackhole-missing", "Node/ubuntu-1 has no blackhole route for its block 192.168.10.0/26"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+	t.Run("bad ip-routes", func(t *testing.T) {
+		for _, arg := range []string{"ubuntu-1", "=x", "ubuntu-1=" + filepath.Join(t.TempDir(), "absent.json")} {
+			_, _, err := runCmd(t, newDoctorCmd(), "--store", seedStore(t, "seed"), "--ip-routes", arg)
+			if err == nil || !strings.Contains(err.Error(), "--ip-routes") {
+				t.Errorf("--ip-routes %s: error %v, want one naming --ip-routes", arg, err)
+			}
+		}
+	})
 	t.Run("bad mode", func(t *testing.T) {
 		_, _, err := runCmd(t, newDoctorCmd(), "--store", t.TempDir(), "--kube-proxy-mode", "userspace")
 		if err == nil || !strings.Contains(err.Error(), "--kube-proxy-mode") {

@@ -7,7 +7,8 @@
 //
 // Loop, in the order a change travels:
 //
-//	datastore Watch -> store.Cache -> config.Compile -> config.Diff
+//	datastore Watch -> store.Cache ----+
+//	ServiceSource Watch (services) ----+-> config.Compile -> config.Diff
 //	  -> speaker AddPeer/UpdatePeer/RemovePeer, Originate/Withdraw
 //	speaker Subscribe (best paths, multipath sets)
 //	  -> desired kernel routes -> fib.Set (plus fib.Watch resyncs)

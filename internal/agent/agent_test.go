@@ -383,6 +383,11 @@ spec:
 		if !strings.Contains(ra.log.String(), "adopted kernel routes") {
 			t.Errorf("the restarted agent did not adopt its kernel routes; log:\n%s", ra.log.String())
 		}
+		// RFC 4724 §4.1: the hold ends on the reflector's End-of-RIB, not
+		// on the quiet-period fallback.
+		if !strings.Contains(ra.log.String(), `reason="End-of-RIB received from every peer"`) {
+			t.Errorf("the graceful restart hold did not end on End-of-RIB; log:\n%s", ra.log.String())
+		}
 	})
 
 	t.Run("drain withdraws", func(t *testing.T) {

@@ -106,7 +106,7 @@ func (a *Agent) routineFIB(ctx context.Context) {
 				continue
 			}
 		}
-		if a.holding() {
+		if a.holding(ctx) {
 			continue
 		}
 		a.program(ctx)
@@ -115,12 +115,38 @@ func (a *Agent) routineFIB(ctx context.Context) {
 }
 
 // holding reports whether a restarted agent still keeps its adopted routes
-// untouched, and ends the hold when every configured session has been
-// Established with no best-path change for Settle, or after GRHold. RFC
-// 4724 §4.1: the restarting speaker defers route selection "until it has
-// received the End-of-RIB marker from all its peers"; the Established-and-
-// quiet rule stands in for End-of-RIB, which the speaker does not expose.
-func (a *Agent) holding() bool {
+// untouched, and ends the hold when (RFC 4724 §4.1: the restarting speaker
+// defers route selection "until it has received the End-of-RIB marker from
+// all its peers") every configured session is Established and has sent
+// End-of-RIB for each of its families; when some peer sends no End-of-RIB,
+// when every session has been Established with no best-path change for
+// Settle; at the latest after GRHold.
+func (a *Agent) holding(ctx context.Context) bool {
+	a.mu.Lock()
+	held, sp, st := a.fibHeld, a.sp, a.state
+	a.mu.Unlock()
+	if !held {
+		return false
+	}
+	// Asked outside a.mu: the speaker's RIB loop answers.
+	var eor []speaker.PeerEndOfRIB
+	var best []speaker.BestPath
+	if sp != nil && st != nil {
+		qctx, cancel := context.WithTimeout(ctx, time.Second)
+		eor, _ = sp.EndOfRIB(qctx)
+		if endOfRIBComplete(eor, len(st.Peers)) {
+			// The speaker has ended its own deferral and published the
+			// relearned best paths; take them now rather than race the
+			// subscription.
+			var err error
+			if best, err = sp.BestPaths(qctx); err != nil {
+				eor = nil
+			}
+		} else {
+			eor = nil
+		}
+		cancel()
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if !a.fibHeld {
@@ -131,6 +157,14 @@ func (a *Agent) holding() bool {
 	switch {
 	case now.Sub(a.started) >= a.opts.GRHold:
 		reason = "hold time reached"
+	case eor != nil && a.sp == sp:
+		reason = "End-of-RIB received from every peer"
+		clear(a.best)
+		for _, bp := range best {
+			if !bp.Withdrawn() {
+				a.best[bp.Prefix] = bp
+			}
+		}
 	case a.sp != nil && a.state != nil && a.allEstablishedFor(now) && now.Sub(a.lastChange) >= a.opts.Settle:
 		reason = "all sessions Established"
 	default:
@@ -140,6 +174,20 @@ func (a *Agent) holding() bool {
 	a.log.Info("graceful restart: done; programming the kernel from the relearned routes", "reason", reason,
 		"after", now.Sub(a.started).Round(time.Millisecond))
 	return false
+}
+
+// endOfRIBComplete reports whether all want configured peers are
+// Established and have sent End-of-RIB for every family.
+func endOfRIBComplete(eor []speaker.PeerEndOfRIB, want int) bool {
+	if want == 0 || len(eor) < want {
+		return false
+	}
+	for i := range eor {
+		if !eor[i].Complete() {
+			return false
+		}
+	}
+	return true
 }
 
 // allEstablishedFor reports whether every configured session has been

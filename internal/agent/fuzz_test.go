@@ -1,7 +1,9 @@
 package agent
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/netip"
 	"strings"
 	"testing"
@@ -64,6 +66,37 @@ func FuzzPolicyFunc(f *testing.F) {
 		a.ASPath = []wire.ASPathSegment{{Type: wire.ASSequence, ASNs: []uint32{asn}}}
 		if policyFunc(rules)(rib.PolicyInput{Prefix: p.Masked()}, &a) {
 			t.Errorf("a list without accept rules accepted %v", p)
+		}
+	})
+}
+
+// FuzzDecodeServices: any services file decodes to services that
+// re-encode and decode to the same list, or gives an error; never a panic.
+func FuzzDecodeServices(f *testing.F) {
+	for _, s := range []string{
+		`[]`,
+		`[{"namespace":"default","name":"web-local","type":"LoadBalancer","clusterIPs":["10.96.0.11"],"externalTrafficPolicy":"Local","endpoints":[{"addr":"192.168.0.129","node":"ubuntu-3","ready":true}]}]`,
+		`[{"name":"v6","type":"ClusterIP","clusterIPs":["fd00::10"],"externalIPs":["2001:db8::1"],"loadBalancerIPs":["192.0.2.1"]}]`,
+		`[{"name":""}]`, `[{"name":"x","clusterIPs":["bad"]}]`, `[{"name":"x","extra":1}]`, `[] []`, `{`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		svcs, err := decodeServices(raw)
+		if err != nil {
+			return
+		}
+		b, err := json.Marshal(svcs)
+		if err != nil {
+			t.Fatalf("re-encoding %+v: %v", svcs, err)
+		}
+		again, err := decodeServices(b)
+		if err != nil {
+			t.Fatalf("decoding the re-encoded %s: %v", b, err)
+		}
+		b2, _ := json.Marshal(again)
+		if !bytes.Equal(b, b2) {
+			t.Fatalf("round trip changed the services:\n%s\n%s", b, b2)
 		}
 	})
 }

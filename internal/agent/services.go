@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -99,18 +100,31 @@ func readServices(path string) ([]byte, []config.Service, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("services file: %w", err)
 	}
+	svcs, err := decodeServices(raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("services file %s: %w", path, err)
+	}
+	return raw, svcs, nil
+}
+
+// decodeServices decodes a JSON list of config.Service; unknown fields and
+// services without a name are errors.
+func decodeServices(raw []byte) ([]config.Service, error) {
 	var svcs []config.Service
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&svcs); err != nil {
-		return nil, nil, fmt.Errorf("services file %s: want a JSON list of services ({\"namespace\", \"name\", \"type\", \"clusterIPs\", \"externalTrafficPolicy\", \"endpoints\": [{\"addr\", \"node\", \"ready\"}]}): %w", path, err)
+		return nil, fmt.Errorf("want a JSON list of services ({\"namespace\", \"name\", \"type\", \"clusterIPs\", \"externalTrafficPolicy\", \"endpoints\": [{\"addr\", \"node\", \"ready\"}]}): %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("trailing data after the list of services")
 	}
 	for i, s := range svcs {
 		if s.Name == "" {
-			return nil, nil, fmt.Errorf("services file %s: services[%d]: no name", path, i)
+			return nil, fmt.Errorf("services[%d]: no name", i)
 		}
 	}
-	return raw, svcs, nil
+	return svcs, nil
 }
 
 // setServices records a set from the service source and reports whether

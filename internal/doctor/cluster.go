@@ -9,6 +9,7 @@ import (
 
 	"github.com/kbgp/kbgp/api"
 	"github.com/kbgp/kbgp/internal/config"
+	"github.com/kbgp/kbgp/internal/fib"
 )
 
 // node is one node's compiled state.
@@ -57,6 +58,9 @@ func newCluster(in Inputs) (*cluster, error) {
 	}
 	if in.Outage == 0 {
 		in.Outage = DefaultOutage
+	}
+	if in.RouteProtocol == 0 {
+		in.RouteProtocol = fib.DefaultProtocol
 	}
 	c := &cluster{in: in, byAddr: map[netip.Addr]*node{}, byName: map[string]*node{}}
 	for _, r := range in.Resources.Configurations {

@@ -8,8 +8,8 @@
 // Each Finding says what will happen in one sentence, the evidence
 // (resource, field or rule) and the fix as a YAML patch or a command. The
 // checks work on the resources alone; kernel-side inputs (iptables-save,
-// nft list ruleset, ipvsadm -Ln, the agents' session states) sharpen them
-// when given.
+// nft list ruleset, ipvsadm -Ln, the agents' session states, the kernel's
+// routes with the agent's protocol number) sharpen them when given.
 package doctor
 
 import (
@@ -98,6 +98,11 @@ type Inputs struct {
 	Outage time.Duration
 	// Sessions are the agents' live sessions by node name (--live).
 	Sessions map[string][]status.Peer
+	// Routes are the kernel routes with protocol RouteProtocol by node
+	// name (--live, or --ip-routes NODE=FILE); a node without an entry
+	// was not read. RouteProtocol defaults to fib.DefaultProtocol.
+	Routes        map[string][]KernelRoute
+	RouteProtocol uint8
 }
 
 // Run runs every check.
@@ -114,6 +119,7 @@ func Run(in Inputs) (*Report, error) {
 	c.checkTopology()
 	c.checkRanges()
 	c.checkLiveSessions()
+	c.checkKernelRoutes()
 	c.compileWarnings()
 	r := &Report{Findings: c.findings}
 	if r.Findings == nil {

@@ -420,3 +420,40 @@ func FuzzParseNFTRuleset(f *testing.F) {
 		}
 	})
 }
+
+// TestAsymmetricFixOptions: the asymmetric-service-return fix lists the
+// issue's three remedies (ETP Local /32, every node peering with the
+// router plus multipath, ADD-PATH toward the router) and kube-proxy SNAT,
+// each saying whether it fixes the return path.
+func TestAsymmetricFixOptions(t *testing.T) {
+	r, err := Run(Inputs{Resources: loadDir(t, "seed"), KubeProxyMode: ProxyIPVS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fix string
+	for _, f := range r.Findings {
+		if f.Check == "asymmetric-service-return" {
+			fix = f.Fix
+		}
+	}
+	if fix == "" {
+		t.Fatalf("no asymmetric-service-return finding: %q", checks(r))
+	}
+	for _, tc := range []struct{ name, want string }{
+		{"ETP Local /32", "1. externalTrafficPolicy: Local, advertised as a /32"},
+		{"ETP Local fixes the return path", "Fixes the return path."},
+		{"every node peers with the router", "2. Every node peering with the router plus router multipath"},
+		{"the command for it", "kbgp router-config --vendor VENDOR --node-peering all"},
+		{"which does not fix the return path", "Does not fix the return path"},
+		{"ADD-PATH toward the router", "3. ADD-PATH toward the router (RFC 7911"},
+		{"which does not either", "the return path is broken as in 2"},
+		{"kube-proxy SNAT", "4. kube-proxy SNAT for external sources (kube-proxy --cluster-cidr=192.168.0.0/16"},
+		{"the recommendation", "Use 1 (or 4 where the client address does not matter)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(fix, tc.want) {
+				t.Errorf("fix lacks %q:\n%s", tc.want, fix)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,32 +35,38 @@ func (l *lab) startBIRDCmd(ns *nstest.NS, name, conf string) (string, *exec.Cmd)
 	return sock, cmd
 }
 
-// birdPeer is a BIRD config peering with kbgp (AS 65001) over IPv4 and
-// IPv6 with TCP MD5, exporting a static IPv4 and IPv6 route.
-func birdConfig(i int, as uint32, extra string) string {
-	return fmt.Sprintf(`router id %[1]s;
+// birdConfig is a BIRD (peer i, AS as) peering with kbgp (AS 65001) with
+// TCP MD5, one session per family in fams (all families if none): for
+// family f a protocol "kbgp4"/"kbgp6" from f.peer(i) to f.kbgp that
+// exports the static route f.net(20, i) (protocol "s4"/"s6"). extra is
+// added to every session.
+func birdConfig(i int, as uint32, extra string, fams ...family) string {
+	if len(fams) == 0 {
+		fams = families
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `router id %[1]s;
 log stderr all;
 protocol device { }
-protocol static s4 { ipv4; route 10.20.%[5]d.0/24 blackhole; }
-protocol static s6 { ipv6; route fd20:%[5]d::/48 blackhole; }
 template bgp kbgp {
-  local as %[3]d;
-  password "%[4]s";
+  local as %[2]d;
+  password "%[3]s";
   connect delay time 1; connect retry time 1; error wait time 1, 2;
   hold time 9;
-%[6]s
+%[4]s
 }
-protocol bgp kbgp4 from kbgp {
-  neighbor %[7]s as 65001;
-  source address %[1]s;
-  ipv4 { import all; export where proto = "s4"; };
+`, peer4(i), as, password, extra)
+	for _, f := range fams {
+		n := f.name[3:]
+		fmt.Fprintf(&b, `protocol static s%[1]s { %[2]s; route %[3]s blackhole; }
+protocol bgp kbgp%[1]s from kbgp {
+  neighbor %[4]s as 65001;
+  source address %[5]s;
+  %[2]s { import all; export where proto = "s%[1]s"; };
 }
-protocol bgp kbgp6 from kbgp {
-  neighbor %[8]s as 65001;
-  source address %[2]s;
-  ipv6 { import all; export where proto = "s6"; };
-}
-`, peer4(i), peer6(i), as, password, i, extra, kbgp4, kbgp6)
+`, n, f.bird, f.net(20, i), f.kbgp, f.peer(i))
+	}
+	return b.String()
 }
 
 // TestInteropBIRD_Session: kbgp and BIRD 2 (eBGP) come up over IPv4 and
@@ -117,37 +124,39 @@ func TestInteropBIRD_Session(t *testing.T) {
 
 // TestInteropBIRD_ActiveConnect: kbgp makes the connection (from its
 // namespace, with a configured source address and TCP MD5) to a passive
-// BIRD.
+// BIRD, over IPv4 and IPv6.
 func TestInteropBIRD_ActiveConnect(t *testing.T) {
 	nstest.RequireBinaries(t, "bird", "birdc")
 	t.Parallel()
-	l := newLab(t, "ba", 1)
-	l.startKBGP(65001, speaker.Config{})
-	c := kbgpPeer(peer4(1), 65002, wire.IPv4Unicast)
-	c.Session.Passive = false
-	c.Session.LocalAddr = kbgp4
-	c.Session.ConnectRetry = time.Second
-	c.Session.Dial = l.dialInKBGP
-	l.addPeer(c)
-	l.originate("10.10.0.0/24")
-	sock := l.startBIRD(l.peers[0], "bird", fmt.Sprintf(`router id %[1]s;
+	forEachFamily(t, func(t *testing.T, f family) {
+		l := newLab(t, f.tag("ba"), 1)
+		l.startKBGP(65001, speaker.Config{})
+		c := f.peerConfig(f.peer(1), 65002)
+		c.Session.Passive = false
+		c.Session.LocalAddr = f.kbgp
+		c.Session.ConnectRetry = time.Second
+		c.Session.Dial = l.dialInKBGP
+		l.addPeer(c)
+		l.originate(f.net(10, 0))
+		sock := l.startBIRD(l.peers[0], "bird", fmt.Sprintf(`router id %[1]s;
 log stderr all;
 protocol device { }
 protocol bgp kbgp {
-  local %[1]s as 65002;
-  neighbor %[2]s as 65001;
-  password "%[3]s";
+  local %[2]s as 65002;
+  neighbor %[3]s as 65001;
+  password "%[4]s";
   passive on;
   hold time 9;
-  ipv4 { import all; export none; };
+  %[5]s { import all; export none; };
 }
-`, peer4(1), kbgp4, password))
-	st := l.waitEstablished(peer4(1), 30*time.Second)
-	if st.Local.Addr() != kbgp4 || st.Remote.Port() != 179 {
-		t.Errorf("kbgp's connection %v -> %v, want from %v to port 179", st.Local, st.Remote, kbgp4)
-	}
-	eventually(t, 20*time.Second, "BIRD has kbgp's route", func() (bool, string) {
-		out := output(nil, "birdc", "-s", sock, "show", "route", "all", "10.10.0.0/24")
-		return containsAll(out, "10.10.0.0/24", "BGP.as_path: 65001"), out
+`, peer4(1), f.peer(1), f.kbgp, password, f.bird))
+		st := l.waitEstablished(f.peer(1), 30*time.Second)
+		if st.Local.Addr() != f.kbgp || st.Remote.Port() != 179 {
+			t.Errorf("kbgp's connection %v -> %v, want from %v to port 179", st.Local, st.Remote, f.kbgp)
+		}
+		eventually(t, 20*time.Second, "BIRD has kbgp's route", func() (bool, string) {
+			out := output(nil, "birdc", "-s", sock, "show", "route", "all", f.net(10, 0))
+			return containsAll(out, f.net(10, 0), "BGP.as_path: 65001"), out
+		})
 	})
 }

@@ -132,38 +132,46 @@ func TestInteropFRR_Session(t *testing.T) {
 
 // TestInteropFRR_GTSM: with GTSM on both sides (RFC 5082; FRR's
 // "ttl-security hops 1") the session comes up; without GTSM on kbgp's side
-// kbgp sends with the default TTL and FRR's minimum-TTL check drops it, so
-// the first case proves kbgp sends with TTL 255.
+// kbgp sends with the default TTL (hop limit) and FRR's kernel drops its
+// segments (TcpExt TCPMinTTLDrop in FRR's namespace), so the first case
+// proves kbgp sends with TTL 255. RFC 5082 §3: "If the TTL value in the
+// received packet is less than 255, the packet is discarded." Over IPv4
+// and IPv6 (the hop limit; RFC 5082 §3 applies GTSM to IPv6 alike).
 func TestInteropFRR_GTSM(t *testing.T) {
 	nstest.RequireBinaries(t, "vtysh", "/usr/lib/frr/bgpd", "/usr/lib/frr/zebra")
 	t.Parallel()
-	for _, gtsm := range []bool{true, false} {
-		t.Run(map[bool]string{true: "both sides", false: "FRR only"}[gtsm], func(t *testing.T) {
-			t.Parallel()
-			l := newLab(t, "ft", 1)
-			l.startKBGP(65001, speaker.Config{})
-			c := kbgpPeer(peer4(1), 65003, wire.IPv4Unicast)
-			c.Session.TTLSecurity = gtsm
-			l.addPeer(c)
-			l.originate("10.10.0.0/24")
-			extra := " neighbor " + kbgp4.String() + " ttl-security hops 1\n"
-			dir := l.startFRR(l.peers[0], "frr", frrConfig(1, 65003, extra, "", ""))
-			if !gtsm {
-				time.Sleep(8 * time.Second)
-				if st, _ := l.sp.PeerStatus(peer4(1)); st.State == fsm.Established || st.Established > 0 {
-					t.Errorf("session came up although kbgp does not send TTL 255: %v", st.State)
+	forEachFamily(t, func(t *testing.T, f family) {
+		for _, gtsm := range []bool{true, false} {
+			t.Run(map[bool]string{true: "both sides", false: "FRR only"}[gtsm], func(t *testing.T) {
+				t.Parallel()
+				l := newLab(t, f.tag("ft"), 1)
+				l.startKBGP(65001, speaker.Config{})
+				c := f.peerConfig(f.peer(1), 65003)
+				c.Session.TTLSecurity = gtsm
+				l.addPeer(c)
+				l.originate(f.net(10, 0))
+				extra := " neighbor " + f.kbgp.String() + " ttl-security hops 1\n"
+				dir := l.startFRR(l.peers[0], "frr", frrConfig(1, 65003, extra, "", ""))
+				if !gtsm {
+					eventually(t, 30*time.Second, "FRR's kernel drops kbgp's segments sent with a low TTL (TCPMinTTLDrop ≥ 3)", func() (bool, string) {
+						n := tcpExt(t, l.peers[0])["TCPMinTTLDrop"]
+						return n >= 3, fmt.Sprintf("TCPMinTTLDrop %d", n)
+					})
+					if st, _ := l.sp.PeerStatus(f.peer(1)); st.State == fsm.Established || st.Established > 0 {
+						t.Errorf("session came up although kbgp does not send TTL 255: %v", st.State)
+					}
+					return
 				}
-				return
-			}
-			l.waitEstablished(peer4(1), 40*time.Second)
-			eventually(t, 20*time.Second, "FRR has kbgp's route over the GTSM session", func() (bool, string) {
-				out := vtysh(dir, "show bgp ipv4 unicast 10.10.0.0/24 json")
-				return containsAll(out, `"string":"65001"`, `"valid":true`), out
+				l.waitEstablished(f.peer(1), 40*time.Second)
+				eventually(t, 20*time.Second, "FRR has kbgp's route over the GTSM session", func() (bool, string) {
+					out := vtysh(dir, "show bgp "+f.frrShow+" "+f.net(10, 0)+" json")
+					return containsAll(out, `"string":"65001"`, `"valid":true`), out
+				})
+				out := vtysh(dir, "show bgp neighbors "+f.kbgp.String()+" json")
+				if !containsAll(out, `"bgpState":"Established"`, `"externalBgpNbrMaxHopsAway":1`) {
+					t.Errorf("FRR neighbor:\n%s", out)
+				}
 			})
-			out := vtysh(dir, "show bgp neighbors "+kbgp4.String()+" json")
-			if !containsAll(out, `"bgpState":"Established"`, `"externalBgpNbrMaxHopsAway":1`) {
-				t.Errorf("FRR neighbor:\n%s", out)
-			}
-		})
-	}
+		}
+	})
 }

@@ -7,84 +7,89 @@ import (
 	"time"
 
 	"github.com/kbgp/kbgp/internal/bgp/speaker"
-	"github.com/kbgp/kbgp/internal/bgp/wire"
 	"github.com/kbgp/kbgp/internal/netns/nstest"
 )
 
 // rrLab starts kbgp as a route reflector (AS 65001, cluster ID = router ID
-// 192.168.100.1) with a BIRD client (peer 1, 10.20.1.0/24) and an FRR
-// client (peer 2, 10.30.2.0/24), all iBGP over IPv4 with TCP MD5.
-func rrLab(t *testing.T, tag string) (l *lab, birdSock, frrDir string) {
+// 192.168.100.1) with a BIRD client (peer 1, f.net(20, 1)) and an FRR
+// client (peer 2, f.net(30, 2)), all iBGP sessions in family f with TCP
+// MD5.
+func rrLab(t *testing.T, tag string, f family) (l *lab, birdSock, frrDir string) {
 	nstest.RequireBinaries(t, "bird", "birdc", "vtysh", "/usr/lib/frr/bgpd", "/usr/lib/frr/zebra")
-	l = newLab(t, tag, 2)
+	l = newLab(t, f.tag(tag), 2)
 	l.startKBGP(65001, speaker.Config{})
 	for i := 1; i <= 2; i++ {
-		c := kbgpPeer(peer4(i), 65001, wire.IPv4Unicast)
+		c := f.peerConfig(f.peer(i), 65001)
 		c.RRClient = true
 		l.addPeer(c)
 	}
 	birdSock = l.startBIRD(l.peers[0], "bird", fmt.Sprintf(`router id %[1]s;
 log stderr all;
 protocol device { }
-protocol direct { ipv4; }
-protocol static s4 { ipv4; route 10.20.1.0/24 blackhole; }
+protocol static s1 { %[5]s; route %[6]s blackhole; }
 protocol bgp reflector {
-  local %[1]s as 65001;
-  neighbor %[2]s as 65001;
-  password "%[3]s";
+  local %[2]s as 65001;
+  neighbor %[3]s as 65001;
+  password "%[4]s";
   connect delay time 1; connect retry time 1; error wait time 1, 2;
   hold time 9;
-  ipv4 { import all; export where proto = "s4"; next hop self; };
+  %[5]s { import all; export where proto = "s1"; next hop self; };
 }
-`, peer4(1), kbgp4, password))
+`, peer4(1), f.peer(1), f.kbgp, password, f.bird, f.net(20, 1)))
 	frrDir = l.startFRR(l.peers[1], "frr", fmt.Sprintf(`frr defaults traditional
 hostname frr2
 log stdout debugging
 router bgp 65001
  bgp router-id %[1]s
  no bgp network import-check
+ no bgp default ipv4-unicast
  neighbor %[2]s remote-as 65001
  neighbor %[2]s password %[3]s
  neighbor %[2]s timers connect 1
  neighbor %[2]s timers 3 9
- address-family ipv4 unicast
-  network 10.30.2.0/24
+ address-family %[4]s
+  neighbor %[2]s activate
+  network %[5]s
   neighbor %[2]s next-hop-self
  exit-address-family
-`, peer4(2), kbgp4, password))
-	l.waitEstablished(peer4(1), 40*time.Second)
-	l.waitEstablished(peer4(2), 40*time.Second)
+`, peer4(2), f.kbgp, password, f.frr, f.net(30, 2)))
+	l.waitEstablished(f.peer(1), 40*time.Second)
+	l.waitEstablished(f.peer(2), 40*time.Second)
 	return l, birdSock, frrDir
 }
 
 // TestInteropBIRD_RouteReflection: kbgp reflects the FRR client's route to
 // the BIRD client with ORIGINATOR_ID (the FRR client's router ID) and
 // CLUSTER_LIST (kbgp's cluster ID), as RFC 4456 §8 says, and keeps its
-// next hop.
+// next hop, over IPv4 and IPv6 sessions.
 func TestInteropBIRD_RouteReflection(t *testing.T) {
 	t.Parallel()
-	l, sock, _ := rrLab(t, "rb")
-	eventually(t, 30*time.Second, "BIRD has the FRR client's route reflected by kbgp", func() (bool, string) {
-		out := output(nil, "birdc", "-s", sock, "show", "route", "all", "10.30.2.0/24")
-		return containsAll(out, "10.30.2.0/24", "BGP.originator_id: "+peer4(2).String(), "BGP.cluster_list: "+kbgp4.String(),
-			"BGP.next_hop: "+peer4(2).String(), "BGP.local_pref: 100"), out
+	forEachFamily(t, func(t *testing.T, f family) {
+		_, sock, _ := rrLab(t, "rb", f)
+		eventually(t, 30*time.Second, "BIRD has the FRR client's route reflected by kbgp", func() (bool, string) {
+			out := output(nil, "birdc", "-s", sock, "show", "route", "all", f.net(30, 2))
+			return containsAll(out, f.net(30, 2), "BGP.originator_id: "+peer4(2).String(), "BGP.cluster_list: "+kbgp4.String(),
+				"BGP.next_hop: "+f.peer(2).String(), "BGP.local_pref: 100"), out
+		})
 	})
-	_ = l
 }
 
 // TestInteropFRR_RouteReflection: the BIRD client's route arrives at the
-// FRR client with ORIGINATOR_ID and CLUSTER_LIST.
+// FRR client with ORIGINATOR_ID and CLUSTER_LIST, over IPv4 and IPv6
+// sessions.
 func TestInteropFRR_RouteReflection(t *testing.T) {
 	t.Parallel()
-	l, _, dir := rrLab(t, "rf")
-	eventually(t, 30*time.Second, "FRR has the BIRD client's route reflected by kbgp", func() (bool, string) {
-		out := vtysh(dir, "show bgp ipv4 unicast 10.20.1.0/24 json")
-		return containsAll(out, `"originatorId":"`+peer4(1).String()+`"`, `"clusterList"`, `"`+kbgp4.String()+`"`,
-			`"ip":"`+peer4(1).String()+`"`, `"valid":true`), out
+	forEachFamily(t, func(t *testing.T, f family) {
+		l, _, dir := rrLab(t, "rf", f)
+		eventually(t, 30*time.Second, "FRR has the BIRD client's route reflected by kbgp", func() (bool, string) {
+			out := vtysh(dir, "show bgp "+f.frrShow+" "+f.net(20, 1)+" json")
+			return containsAll(out, `"originatorId":"`+peer4(1).String()+`"`, `"clusterList"`, `"`+kbgp4.String()+`"`,
+				`"ip":"`+f.peer(1).String()+`"`, `"valid":true`), out
+		})
+		// kbgp itself sees both clients' routes.
+		l.kbgpRoute(f.net(20, 1), 10*time.Second, func(b speaker.BestPath) bool { return !b.Withdrawn() })
+		l.kbgpRoute(f.net(30, 2), 10*time.Second, func(b speaker.BestPath) bool { return !b.Withdrawn() })
 	})
-	// kbgp itself sees both clients' routes.
-	l.kbgpRoute("10.20.1.0/24", 10*time.Second, func(b speaker.BestPath) bool { return !b.Withdrawn() })
-	l.kbgpRoute("10.30.2.0/24", 10*time.Second, func(b speaker.BestPath) bool { return !b.Withdrawn() })
 }
 
 // TestInteropBIRD_ReflectorNonClient: kbgp reflects a client's route to a
@@ -96,62 +101,64 @@ func TestInteropFRR_RouteReflection(t *testing.T) {
 func TestInteropBIRD_ReflectorNonClient(t *testing.T) {
 	nstest.RequireBinaries(t, "bird", "birdc")
 	t.Parallel()
-	l := newLab(t, "rn", 2)
-	l.startKBGP(65001, speaker.Config{})
-	client := kbgpPeer(peer4(1), 65001, wire.IPv4Unicast)
-	client.RRClient = true
-	l.addPeer(client)
-	l.addPeer(kbgpPeer(peer4(2), 65001, wire.IPv4Unicast))
-	conf := func(i int, export string) string {
-		return fmt.Sprintf(`router id %[1]s;
+	forEachFamily(t, func(t *testing.T, f family) {
+		l := newLab(t, f.tag("rn"), 2)
+		l.startKBGP(65001, speaker.Config{})
+		client := f.peerConfig(f.peer(1), 65001)
+		client.RRClient = true
+		l.addPeer(client)
+		l.addPeer(f.peerConfig(f.peer(2), 65001))
+		conf := func(i int, export string) string {
+			return fmt.Sprintf(`router id %[1]s;
 log stderr all;
 protocol device { }
-protocol static s4 { ipv4; route 10.20.%[4]d.0/24 blackhole; route 10.20.9%[4]d.0/24 blackhole; }
+protocol static s1 { %[6]s; route %[7]s blackhole; route %[8]s blackhole; }
 protocol bgp kbgp {
-  local %[1]s as 65001;
-  neighbor %[2]s as 65001;
-  password "%[3]s";
+  local %[2]s as 65001;
+  neighbor %[3]s as 65001;
+  password "%[4]s";
   connect delay time 1; connect retry time 1; error wait time 1, 2;
   hold time 9;
-  ipv4 { import all; export %[5]s; next hop self; };
+  %[6]s { import all; export %[5]s; next hop self; };
 }
-`, peer4(i), kbgp4, password, i, export)
-	}
-	// The client sends 10.20.1.0/24 and 10.20.91.0/24, the latter with
-	// kbgp's cluster ID already in its CLUSTER_LIST.
-	l.startBIRD(l.peers[0], "client", conf(1, `filter {
-    if proto != "s4" then reject;
-    if net = 10.20.91.0/24 then bgp_cluster_list.add(`+kbgp4.String()+`);
+`, peer4(i), f.peer(i), f.kbgp, password, export, f.bird, f.net(20, i), f.net(20, 90+i))
+		}
+		// The client sends f.net(20, 1) and f.net(20, 91), the latter with
+		// kbgp's cluster ID already in its CLUSTER_LIST.
+		l.startBIRD(l.peers[0], "client", conf(1, `filter {
+    if proto != "s1" then reject;
+    if net = `+f.net(20, 91)+` then bgp_cluster_list.add(`+kbgp4.String()+`);
     accept;
   }`))
-	nonClient := l.startBIRD(l.peers[1], "nonclient", conf(2, `where proto = "s4" && net = 10.20.2.0/24`))
-	l.waitEstablished(peer4(1), 40*time.Second)
-	l.waitEstablished(peer4(2), 40*time.Second)
+		nonClient := l.startBIRD(l.peers[1], "nonclient", conf(2, `where proto = "s1" && net = `+f.net(20, 2)))
+		l.waitEstablished(f.peer(1), 40*time.Second)
+		l.waitEstablished(f.peer(2), 40*time.Second)
 
-	eventually(t, 30*time.Second, "the non-client has the client's route reflected by kbgp", func() (bool, string) {
-		out := output(nil, "birdc", "-s", nonClient, "show", "route", "all", "10.20.1.0/24")
-		return containsAll(out, "10.20.1.0/24", "BGP.originator_id: "+peer4(1).String(), "BGP.cluster_list: "+kbgp4.String(),
-			"BGP.next_hop: "+peer4(1).String()), out
-	})
-	// The non-client's own route reaches kbgp.
-	l.kbgpRoute("10.20.2.0/24", 20*time.Second, func(b speaker.BestPath) bool { return !b.Withdrawn() })
-	eventually(t, 20*time.Second, "kbgp rejects the client's looped route", func() (bool, string) {
-		st, err := l.sp.PeerStatus(peer4(1))
+		eventually(t, 30*time.Second, "the non-client has the client's route reflected by kbgp", func() (bool, string) {
+			out := output(nil, "birdc", "-s", nonClient, "show", "route", "all", f.net(20, 1))
+			return containsAll(out, f.net(20, 1), "BGP.originator_id: "+peer4(1).String(), "BGP.cluster_list: "+kbgp4.String(),
+				"BGP.next_hop: "+f.peer(1).String()), out
+		})
+		// The non-client's own route reaches kbgp.
+		l.kbgpRoute(f.net(20, 2), 20*time.Second, func(b speaker.BestPath) bool { return !b.Withdrawn() })
+		eventually(t, 20*time.Second, "kbgp rejects the client's looped route", func() (bool, string) {
+			st, err := l.sp.PeerStatus(f.peer(1))
+			if err != nil {
+				return false, err.Error()
+			}
+			return st.Rejected >= 1, fmt.Sprintf("rejected %d accepted %v", st.Rejected, st.Accepted)
+		})
+		bs, err := l.sp.BestPaths(context.Background())
 		if err != nil {
-			return false, err.Error()
+			t.Fatal(err)
 		}
-		return st.Rejected >= 1, fmt.Sprintf("rejected %d accepted %v", st.Rejected, st.Accepted)
+		for _, b := range bs {
+			if b.Prefix == netipPrefix(f.net(20, 91)) {
+				t.Errorf("kbgp installed a route with its own cluster ID in CLUSTER_LIST: %+v", b)
+			}
+		}
+		if out := output(nil, "birdc", "-s", nonClient, "show", "route", f.net(20, 91)); containsAll(out, f.net(20, 91)) {
+			t.Errorf("the looped route reached the non-client:\n%s", out)
+		}
 	})
-	bs, err := l.sp.BestPaths(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range bs {
-		if b.Prefix == netipPrefix("10.20.91.0/24") {
-			t.Errorf("kbgp installed a route with its own cluster ID in CLUSTER_LIST: %+v", b)
-		}
-	}
-	if out := output(nil, "birdc", "-s", nonClient, "show", "route", "10.20.91.0/24"); containsAll(out, "10.20.91.0/24") {
-		t.Errorf("the looped route reached the non-client:\n%s", out)
-	}
 }

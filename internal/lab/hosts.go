@@ -86,7 +86,10 @@ func (u *upper) router() error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	zebra, bgpd := RouterConfig(t, dir)
+	zebra, bgpd, err := RouterConfig(t, dir)
+	if err != nil {
+		return err
+	}
 	if err := os.WriteFile(filepath.Join(dir, "zebra.conf"), zebra, 0o640); err != nil {
 		return err
 	}

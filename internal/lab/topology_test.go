@@ -83,7 +83,10 @@ func TestExamples(t *testing.T) {
 			if diff := cmp.Diff(top, again, netipCmp...); diff != "" {
 				t.Errorf("round trip differs:\n%s", diff)
 			}
-			zebra, bgpd := RouterConfig(top, "/run/kbgp-lab/hosts/router")
+			zebra, bgpd, err := RouterConfig(top, "/run/kbgp-lab/hosts/router")
+			if err != nil {
+				t.Fatal(err)
+			}
 			golden(t, name+".bgpd.conf", bgpd)
 			golden(t, name+".zebra.conf", zebra)
 			golden(t, name+".registration.yaml", []byte(top.Registration()))
@@ -268,7 +271,7 @@ func FuzzParse(f *testing.F) {
 		// A valid topology has everything the lab derives from it.
 		_ = top.Pods()
 		_ = top.Registration()
-		_, _ = RouterConfig(top, "/d")
+		_, _, _ = RouterConfig(top, "/d")
 		_ = Picture(top, nil)
 		out, err := top.Marshal()
 		if err != nil {
@@ -303,7 +306,10 @@ func TestRouterConfigFRRAccepts(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			_, bgpd := RouterConfig(top, dir)
+			_, bgpd, err := RouterConfig(top, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
 			conf := filepath.Join(dir, "bgpd.conf")
 			if err := os.WriteFile(conf, bgpd, 0o644); err != nil {
 				t.Fatal(err)

@@ -9,6 +9,9 @@ import (
 func appendBIRD(b []byte, r *Router, opts Options) []byte {
 	l := lines(b)
 	l.comments(header(r, "#", "BIRD 2 (check with: bird -p -c FILE)"))
+	if opts.LogFile != "" {
+		l.f("log %q all;", opts.LogFile)
+	}
 	l.f("router id %s;", r.RouterID)
 	l.f("")
 	l.f("protocol device { }")

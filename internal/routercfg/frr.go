@@ -36,6 +36,9 @@ func appendFRR(b []byte, r *Router, opts Options) []byte {
 	l.comments(header(r, "!", "FRR bgpd (check with: bgpd -C -f FILE)"))
 	l.f("frr defaults traditional")
 	l.f("hostname %s", cmp.Or(opts.Hostname, "router"))
+	if opts.LogFile != "" {
+		l.f("log file %s", opts.LogFile)
+	}
 	l.f("!")
 	prefixLists(&l, r, "ip prefix-list", "ipv6 prefix-list", "le")
 	l.f("!")
@@ -59,7 +62,9 @@ func appendFRR(b []byte, r *Router, opts Options) []byte {
 	for _, s := range r.Sessions {
 		n := s.Address
 		l.f(" neighbor %s remote-as %s", n, s.RemoteAS)
-		l.f(" neighbor %s description kbgp %s %s", n, s.Name, s.Node)
+		// The node first: "show bgp summary" cuts the description to
+		// its Desc column's width.
+		l.f(" neighbor %s description %s kbgp %s", n, s.Node, s.Name)
 		if s.Port != 0 && s.Port != 179 {
 			l.f(" neighbor %s port %d", n, s.Port)
 		}

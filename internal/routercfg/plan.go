@@ -61,6 +61,10 @@ type Options struct {
 	// (FRR "timers connect", BIRD "connect retry time"); the lab uses 1s
 	// to converge in seconds. Zero keeps the vendor default.
 	ConnectRetry time.Duration
+	// LogFile, when set, makes FRR and BIRD log to this file ("log file"
+	// in bgpd.conf, `log "FILE" all;` in bird.conf); the lab keeps each
+	// router's log in its host directory. Other dialects ignore it.
+	LogFile string
 }
 
 // Router is the vendor-neutral plan of the router side.

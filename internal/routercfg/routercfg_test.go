@@ -55,7 +55,8 @@ var genCases = []genCase{
 	{name: "seed-ebgp", input: "seed-ebgp"},
 	{name: "seed-ebgp-as", input: "seed", opts: Options{EBGPAS: 65000}},
 	{name: "seed-ros720", input: "seed", opts: Options{RouterOSVersion: "7.20"}},
-	{name: "seed-lab", input: "seed", opts: Options{NodePeering: PeerAll, RouterOSRRClientRole: true, ConnectRetry: time.Second, Hostname: "lab-router"}},
+	{name: "seed-lab", input: "seed", opts: Options{NodePeering: PeerAll, RouterOSRRClientRole: true, ConnectRetry: time.Second, Hostname: "lab-router",
+		LogFile: "/var/log/frr/kbgp-router.log"}},
 	{name: "full", input: "full", secrets: map[string]map[string]string{"bgp-secrets": {"tor": "s3cret"}}},
 	{name: "full-unresolved", input: "full", opts: Options{NodePeering: PeerAll, MaxPaths: 4}},
 }

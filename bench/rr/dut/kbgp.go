@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"time"
 	"runtime/pprof"
 
 	"github.com/kbgp/kbgp/internal/bgp/fsm"
@@ -45,6 +46,7 @@ func RunKBGP(ctx context.Context, cfg GoConfig) (err error) {
 		return fmt.Errorf("kbgp DUT: %w", err)
 	}
 	defer sp.Close()
+	start := time.Now()
 	for _, c := range cfg.Clients {
 		pc := speaker.PeerConfig{
 			Session: fsm.Config{
@@ -62,6 +64,7 @@ func RunKBGP(ctx context.Context, cfg GoConfig) (err error) {
 			return fmt.Errorf("kbgp DUT: add client %s: %w", c, err)
 		}
 	}
+	fmt.Fprintf(os.Stderr, "kbgp DUT: %d peers configured in %v\n", len(cfg.Clients), time.Since(start).Round(time.Millisecond))
 	<-ctx.Done()
 	if cfg.Profile != "" {
 		if err := stopCPU(); err != nil {

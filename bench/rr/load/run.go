@@ -195,6 +195,17 @@ func (r *Run) Retries() (retries, drops int64) {
 	return retries, drops
 }
 
+// RetryError returns one client's last failed attempt (or drop), as an
+// example of why sessions had to be retried; "" if none failed.
+func (r *Run) RetryError() string {
+	for _, c := range r.Clients {
+		if p := c.lastErr.Load(); p != nil {
+			return (*p).Error()
+		}
+	}
+	return ""
+}
+
 // Counts sums what the clients received.
 func (r *Run) Counts() (updates, prefixes, bad int64) {
 	for _, c := range r.Clients {

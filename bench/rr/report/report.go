@@ -45,6 +45,8 @@ type Result struct {
 	// SessionDrops counts sessions the DUT took down after Established;
 	// the client re-established them and the time includes that.
 	SessionDrops int64 `json:"session_drops"`
+	// RetryError is one example of a failed attempt or drop.
+	RetryError string `json:"retry_error,omitempty"`
 	// Dir holds the generated configuration and the DUT's logs.
 	Dir   string `json:"dir,omitempty"`
 	Start string `json:"start"`
