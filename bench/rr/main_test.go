@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 // run converged (every client got every route it must get) and that the
 // results, table and plots are written; it asserts no times.
 func TestQuick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the harness smoke run takes 1-2 minutes; run it without -short")
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (network namespaces)")
 	}

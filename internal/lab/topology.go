@@ -407,12 +407,3 @@ func addN(a netip.Addr, n uint64) netip.Addr {
 	return r
 }
 
-// v4 returns the first IPv4 prefix of ps.
-func v4(ps []netip.Prefix) (netip.Prefix, bool) {
-	for _, p := range ps {
-		if p.Addr().Is4() {
-			return p, true
-		}
-	}
-	return netip.Prefix{}, false
-}
