@@ -105,7 +105,7 @@ func parseOptions(args []string) (*options, error) {
 	fs.StringVar(&o.shared, "shared", "", "shared test data (default ../shared/testdata beside the repository)")
 	fs.BoolVar(&o.profile, "profile", true, "write kbgp CPU/heap profiles into the results")
 	fs.DurationVar(&o.quiet, "quiet", 2*time.Second, "quiet period after convergence")
-	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "per-run convergence timeout")
+	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "per-run convergence timeout (a DUT that has not converged by then is recorded as failed)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
