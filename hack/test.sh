@@ -20,3 +20,14 @@ fi
 
 echo "== go test -race"
 go test -race -count=1 -timeout 40m "$@" ./...
+
+# The benchmark modules are separate Go modules (so the product never
+# depends on GoBGP or plotting libraries): vet them, run their unit tests,
+# and the route-reflector harness in --quick mode as a smoke test against
+# every installed daemon (no times asserted).
+for m in bench/codec bench/rr; do
+	echo "== $m: go vet, go test"
+	(cd "$m" && go mod download && go vet ./... && go test -race -count=1 -short ./...)
+done
+echo "== bench/rr: harness smoke run (--quick)"
+(cd bench/rr && go test -count=1 -run '^TestQuick$' -v . 2>&1 | tail -40)

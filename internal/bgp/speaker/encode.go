@@ -122,4 +122,5 @@ func (p *peer) countChanges(f wire.Family, changes []rib.ExportChange, member ri
 		}
 	}
 	p.advertised[f] = n
+	p.touch()
 }

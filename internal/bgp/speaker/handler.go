@@ -68,6 +68,7 @@ func (s *Speaker) peerUp(p *peer, epoch uint64, n *fsm.Negotiated, local netip.A
 	clear(p.advertised)
 	clear(p.rejectedSet)
 	p.rejected = 0
+	p.touch()
 	// The rib's peer configuration needs the session's local address for
 	// next-hop self and, for dynamic peers, the peer's AS; update it when
 	// they are new. The peer is down in the rib here, and its stale routes
@@ -119,12 +120,14 @@ func (s *Speaker) peerUp(p *peer, epoch uint64, n *fsm.Negotiated, local netip.A
 	// ... after it completes the initial update").
 	s.sendTable(p, false)
 	p.needEoR = true
+	s.eorq = append(s.eorq, p)
 }
 
 func (s *Speaker) peerUpdate(p *peer, epoch uint64, u *wire.Update) {
 	if s.byID[p.id] != p || p.epoch != epoch {
 		return
 	}
+	p.touch() // rejectedSet and rejected may change
 	withdraw := func(f wire.Family, n []wire.NLRI) {
 		if len(n) == 0 {
 			return

@@ -64,6 +64,7 @@ type peer struct {
 	rejectedSet map[wire.Family]map[wire.NLRI]struct{}
 	advertised  map[wire.Family]int
 	rejected    uint64
+	pubDirty    bool // queued in sp.pubq
 
 	mu   sync.Mutex // guards snap
 	snap struct {
@@ -280,6 +281,25 @@ func (p *peer) status() PeerStatus {
 	}
 	p.mu.Unlock()
 	return st
+}
+
+// touch queues p for publishing at the next flush; it runs on the RIB
+// goroutine after p's counters changed.
+func (p *peer) touch() {
+	if !p.pubDirty {
+		p.pubDirty = true
+		p.sp.pubq = append(p.sp.pubq, p)
+	}
+}
+
+// publishTouched publishes the peers queued by touch.
+func (s *Speaker) publishTouched() {
+	for i, p := range s.pubq {
+		p.pubDirty = false
+		p.publish()
+		s.pubq[i] = nil
+	}
+	s.pubq = s.pubq[:0]
 }
 
 // publish copies RIB-goroutine counters for status().

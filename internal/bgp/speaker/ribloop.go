@@ -57,9 +57,7 @@ func (s *Speaker) flush() {
 		// the End-of-RIB marker from all its peers ... or (b) the
 		// Selection_Deferral_Timer ... expires". Work accumulates as dirty
 		// prefixes in the RIB until then.
-		for _, p := range s.byID {
-			p.publish()
-		}
+		s.publishTouched()
 		return
 	}
 	ch := s.rib.Drain()
@@ -69,8 +67,9 @@ func (s *Speaker) flush() {
 	for _, gc := range ch.Groups {
 		s.exportGroup(gc)
 	}
-	for _, p := range s.byID {
-		if p.needEoR && p.epoch != 0 {
+	for i, p := range s.eorq {
+		s.eorq[i] = nil
+		if p.needEoR && p.epoch != 0 && s.byID[p.id] == p {
 			p.needEoR = false
 			var msgs [][]byte
 			for _, f := range p.neg.Families {
@@ -78,8 +77,9 @@ func (s *Speaker) flush() {
 			}
 			s.sendBatch(p, msgs)
 		}
-		p.publish()
 	}
+	s.eorq = s.eorq[:0]
+	s.publishTouched()
 }
 
 // exportGroup encodes one update group's changes once for all members
@@ -189,6 +189,7 @@ func (s *Speaker) sendFamilyTable(p *peer, f wire.Family, refresh bool) {
 	}
 	if !refresh {
 		p.advertised[f] = cnt
+		p.touch()
 	}
 	s.sendBatch(p, msgs)
 }

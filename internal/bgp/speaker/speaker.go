@@ -109,6 +109,14 @@ type Speaker struct {
 	fib   map[fibKey]BestPath
 	subs  map[*Subscription]struct{}
 	local map[fibKey]wire.Attrs
+	// pubq holds the peers whose counters changed since the last flush;
+	// flush publishes only these, so a flush costs O(changed peers), not
+	// O(all peers) (with 2,000 peers, publishing every peer on every
+	// flush made AddPeer O(n) and adding n peers O(n²)).
+	pubq []*peer
+	// eorq holds the peers that came up and wait for End-of-RIB after
+	// their initial table (needEoR).
+	eorq []*peer
 	// deferring is true while the restarting speaker waits for End-of-RIB
 	// (SelectionDeferral); deferTimer ends it at the latest.
 	deferring  bool
