@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/kbgp/kbgp/internal/agent"
 	"github.com/kbgp/kbgp/internal/k8s"
 	"github.com/kbgp/kbgp/internal/status"
 	"github.com/kbgp/kbgp/internal/store"
@@ -54,7 +55,9 @@ func (d *datastoreFlags) open(storeDir string) (store.Datastore, error) {
 		if err != nil {
 			return nil, err
 		}
-		return k8s.NewDatastore(cfg, k8s.Options{Mode: m})
+		// Services reach the agent through serviceSource, not the
+		// resource watch.
+		return k8s.NewDatastore(cfg, k8s.Options{Mode: m, NoServices: true})
 	}
 	return nil, fmt.Errorf("--datastore %q: want file or kubernetes", kind)
 }
@@ -70,4 +73,42 @@ func reportStatus(ctx context.Context, ds store.Datastore, node string, p status
 	go k.ReportStatus(ctx, node, p, 10*time.Second, func(err error) {
 		log.Warn("writing the NodeBGPStatus failed; retrying", "node", node, "err", err)
 	})
+}
+
+// serviceSource is the agent's ServiceSource for ds: Services and
+// EndpointSlices from the API server with the Kubernetes datastore, nil
+// (no services, or --services FILE) with the file store.
+func serviceSource(ds store.Datastore) agent.ServiceSource {
+	if k, ok := ds.(*k8s.Datastore); ok {
+		return kubeServices{k}
+	}
+	return nil
+}
+
+// kubeServices adapts the Kubernetes datastore's service watch to
+// agent.ServiceSource: after the initial listing and after every change
+// it sends the complete current set.
+type kubeServices struct{ d *k8s.Datastore }
+
+func (s kubeServices) Watch(ctx context.Context) (<-chan agent.ServiceSet, error) {
+	events, err := s.d.WatchServices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan agent.ServiceSet)
+	go func() {
+		defer close(out)
+		var c store.Cache
+		for ev := range events {
+			if !c.Apply(ev) || !c.Synced() {
+				continue
+			}
+			select {
+			case out <- agent.ServiceSet{Services: k8s.Services(c.Resources())}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
 }

@@ -3,6 +3,7 @@ package interop
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -10,6 +11,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -53,8 +56,23 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	// The tests wait on BGP timers and daemons far more than they compute
+	// (the whole package uses a few CPU seconds), so on a 2-core machine
+	// the default -test.parallel (GOMAXPROCS) leaves the time spent
+	// waiting idle: run up to 4 at a time unless -parallel is given.
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit && runtime.GOMAXPROCS(0) < minParallel {
+		if err := flag.Set("test.parallel", strconv.Itoa(minParallel)); err != nil {
+			fmt.Fprintln(os.Stderr, "interop: -test.parallel:", err)
+		}
+	}
 	os.Exit(m.Run())
 }
+
+// minParallel is the -test.parallel the package runs with by default.
+const minParallel = 4
 
 // runSpeakerd runs the speaker until SIGTERM or SIGINT.
 func runSpeakerd(js string) error {

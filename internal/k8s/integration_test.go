@@ -661,3 +661,48 @@ spec:
 }
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o644) }
+
+// TestWatchServicesOnly: WatchServices reports Services and nothing else,
+// and follows EndpointSlice changes.
+func TestWatchServicesOnly(t *testing.T) {
+	f := newFixture(t)
+	f.node(seedNode("svc-only-1", "10.2.0.1", nil, nil))
+	f.service(&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "only"},
+		Spec: corev1.ServiceSpec{ClusterIP: "10.96.1.1", ClusterIPs: []string{"10.96.1.1"}, Ports: []corev1.ServicePort{{Port: 80}}}},
+		discoveryv1.Endpoint{Addresses: []string{"192.168.9.1"}, NodeName: ptr("svc-only-1")})
+	ds := agentDatastore(t, f, ModeKBGP)
+	events, err := ds.WatchServices(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c store.Cache
+	deadline := time.After(30 * time.Second)
+	for !c.Synced() {
+		select {
+		case ev := <-events:
+			if ev.Type != store.EventSynced && ev.Kind != KindService {
+				t.Fatalf("WatchServices reported %s %s/%s", ev.Type, ev.Kind, ev.Name)
+			}
+			c.Apply(ev)
+		case <-deadline:
+			t.Fatal("no sync")
+		}
+	}
+	svcs := Services(c.Resources())
+	i := slices.IndexFunc(svcs, func(s config.Service) bool { return s.Name == "only" })
+	if i < 0 || len(svcs[i].Endpoints) != 1 || svcs[i].Endpoints[0].Node != "svc-only-1" {
+		t.Fatalf("services after sync: %+v", svcs)
+	}
+	if err := f.kube.DiscoveryV1().EndpointSlices("default").Delete(f.ctx, "only-1", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-events:
+		s, ok := ev.Resource.(*ServiceResource)
+		if ev.Type != store.EventModified || !ok || s.Name() != "default/only" || len(s.Spec.Endpoints) != 0 {
+			t.Errorf("after deleting the EndpointSlice: %s %+v", ev.Type, ev.Resource)
+		}
+	case <-time.After(time.Second):
+		t.Error("no event within a second of deleting the EndpointSlice")
+	}
+}

@@ -40,7 +40,19 @@ const resyncPeriod = 10 * time.Minute
 // missing CRD or RBAC permission is an error from Watch rather than a
 // silent hang.
 func (d *Datastore) Watch(ctx context.Context) (<-chan store.Event, error) {
-	if err := d.preflight(ctx); err != nil {
+	return d.watch(ctx, true, !d.opts.NoServices)
+}
+
+// WatchServices is Watch for Services alone: every Service as a
+// ServiceResource (EventAdded), EventSynced, then each change. The agent
+// takes its services from here (a ServiceSource) while its resource watch
+// runs with Options.NoServices.
+func (d *Datastore) WatchServices(ctx context.Context) (<-chan store.Event, error) {
+	return d.watch(ctx, false, true)
+}
+
+func (d *Datastore) watch(ctx context.Context, resources, services bool) (<-chan store.Event, error) {
+	if err := d.preflight(ctx, resources, services); err != nil {
 		return nil, err
 	}
 	w := &watcher{d: d, last: map[wkey]watched{}, dirty: map[wkey]bool{}, wake: make(chan struct{}, 1),
@@ -49,17 +61,19 @@ func (d *Datastore) Watch(ctx context.Context) (<-chan store.Event, error) {
 	kf := informers.NewSharedInformerFactory(d.kube, resyncPeriod)
 	df := dynamicinformer.NewDynamicSharedInformerFactory(d.dyn, resyncPeriod)
 
-	nodes := kf.Core().V1().Nodes()
-	w.nodes = nodes.Lister()
-	w.addHandler(nodes.Informer(), func(obj any) []wkey { return []wkey{{api.KindNode, objName(obj)}} })
-	for _, k := range crdKinds {
-		gvr, _ := d.opts.Mode.gvr(k.kind)
-		inf := df.ForResource(gvr)
-		w.crd = append(w.crd, crdLister{kind: k.kind, lister: inf.Lister()})
-		kind := k.kind
-		w.addHandler(inf.Informer(), func(obj any) []wkey { return []wkey{{kind, objName(obj)}} })
+	if resources {
+		nodes := kf.Core().V1().Nodes()
+		w.nodes = nodes.Lister()
+		w.addHandler(nodes.Informer(), func(obj any) []wkey { return []wkey{{api.KindNode, objName(obj)}} })
+		for _, k := range crdKinds {
+			gvr, _ := d.opts.Mode.gvr(k.kind)
+			inf := df.ForResource(gvr)
+			w.crd = append(w.crd, crdLister{kind: k.kind, lister: inf.Lister()})
+			kind := k.kind
+			w.addHandler(inf.Informer(), func(obj any) []wkey { return []wkey{{kind, objName(obj)}} })
+		}
 	}
-	if !d.opts.NoServices {
+	if services {
 		svcs := kf.Core().V1().Services()
 		eps := kf.Discovery().V1().EndpointSlices()
 		w.services, w.slices = svcs.Lister(), eps.Lister()
@@ -97,18 +111,20 @@ func (d *Datastore) Watch(ctx context.Context) (<-chan store.Event, error) {
 }
 
 // preflight lists one object of every watched resource.
-func (d *Datastore) preflight(ctx context.Context) error {
+func (d *Datastore) preflight(ctx context.Context, resources, services bool) error {
 	one := metav1.ListOptions{Limit: 1}
-	for _, k := range crdKinds {
-		gvr, _ := d.opts.Mode.gvr(k.kind)
-		if _, err := d.dyn.Resource(gvr).List(ctx, one); err != nil {
-			return d.apiError("listing", k.kind, "", err)
+	if resources {
+		for _, k := range crdKinds {
+			gvr, _ := d.opts.Mode.gvr(k.kind)
+			if _, err := d.dyn.Resource(gvr).List(ctx, one); err != nil {
+				return d.apiError("listing", k.kind, "", err)
+			}
+		}
+		if _, err := d.kube.CoreV1().Nodes().List(ctx, one); err != nil {
+			return d.apiError("listing", api.KindNode, "", err)
 		}
 	}
-	if _, err := d.kube.CoreV1().Nodes().List(ctx, one); err != nil {
-		return d.apiError("listing", api.KindNode, "", err)
-	}
-	if !d.opts.NoServices {
+	if services {
 		if _, err := d.kube.CoreV1().Services("").List(ctx, one); err != nil {
 			return d.apiError("listing", KindService, "", err)
 		}
@@ -134,7 +150,7 @@ type crdLister struct {
 
 type watcher struct {
 	d        *Datastore
-	nodes    corelisters.NodeLister
+	nodes    corelisters.NodeLister    // nil when watching services only
 	services corelisters.ServiceLister // nil with Options.NoServices
 	slices   discoverylisters.EndpointSliceLister
 	crd      []crdLister
@@ -245,9 +261,11 @@ func (w *watcher) allKeys() []wkey {
 			keys = append(keys, wkey{c.kind, objName(o)})
 		}
 	}
-	ns, _ := w.nodes.List(labels.Everything())
-	for _, n := range ns {
-		keys = append(keys, wkey{api.KindNode, n.Name})
+	if w.nodes != nil {
+		ns, _ := w.nodes.List(labels.Everything())
+		for _, n := range ns {
+			keys = append(keys, wkey{api.KindNode, n.Name})
+		}
 	}
 	if w.services != nil {
 		ss, _ := w.services.List(labels.Everything())

@@ -123,6 +123,13 @@ func (c *conn) routineRead() {
 // writeTimeout bounds the NOTIFICATION write when tearing a connection down.
 const writeTimeout = time.Second
 
+// maxWriteBatch and maxWriteBytes bound how many queued messages
+// routineWrite coalesces into one writev.
+const (
+	maxWriteBatch = 256
+	maxWriteBytes = 256 << 10
+)
+
 // routineWrite drains the outbound queue and sends KEEPALIVEs. RFC 4271
 // §8.2.2: "Each time the local system sends a KEEPALIVE or UPDATE message,
 // it restarts its KeepaliveTimer", so the writer owns that timer: a busy
@@ -134,22 +141,60 @@ func (c *conn) routineWrite() {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
 	defer t.Stop()
+	// sent does the bookkeeping for messages that went out.
+	sent := func(ms [][]byte) {
+		restart := false
+		for _, m := range ms {
+			c.s.countOut(wire.MsgType(m[18]))
+			restart = restart || m[18] == byte(wire.MsgKeepalive) || m[18] == byte(wire.MsgUpdate)
+		}
+		if ka > 0 && restart {
+			t.Reset(ka)
+		}
+	}
 	write := func(m []byte) bool {
 		if _, err := c.nc.Write(m); err != nil {
 			// The reader sees the broken connection and reports it.
 			c.nc.CloseRead()
 			return false
 		}
-		c.s.countOut(wire.MsgType(m[18]))
-		if ka > 0 && (m[18] == byte(wire.MsgKeepalive) || m[18] == byte(wire.MsgUpdate)) {
-			t.Reset(ka)
+		sent([][]byte{m})
+		return true
+	}
+	// Messages already queued behind the first go out in one writev
+	// (net.Buffers) instead of one write(2) each: with many small
+	// UPDATEs per peer the syscalls were most of the speaker's CPU.
+	var batch [][]byte
+	var bufs net.Buffers
+	writeQueued := func(m []byte) bool {
+		batch = append(batch[:0], m)
+		size := len(m)
+	more:
+		for len(batch) < maxWriteBatch && size < maxWriteBytes {
+			select {
+			case m := <-c.out:
+				batch = append(batch, m)
+				size += len(m)
+			default:
+				break more
+			}
 		}
+		if len(batch) == 1 {
+			return write(m)
+		}
+		bufs = append(bufs[:0], batch...)
+		if _, err := bufs.WriteTo(c.nc); err != nil {
+			c.nc.CloseRead()
+			return false
+		}
+		sent(batch)
+		clear(batch) // drop references to sent messages
 		return true
 	}
 	for {
 		select {
 		case m := <-c.out:
-			if !write(m) {
+			if !writeQueued(m) {
 				<-c.dead
 				return
 			}

@@ -102,8 +102,8 @@ func FuzzEstablishedInput(f *testing.F) {
 				s.handleEvent(connEvent{c: c, typ: typ, body: body})
 				if !c.closed {
 					for f, m := range s.adjIn {
-						if got := s.st.PrefixesReceived[f]; got != len(m) {
-							t.Fatalf("status says %d %v prefixes, Adj-RIB-In has %d", got, f, len(m))
+						if got := s.st.PrefixesReceived[f]; got != m.len() {
+							t.Fatalf("status says %d %v prefixes, Adj-RIB-In has %d", got, f, m.len())
 						}
 					}
 				}

@@ -267,16 +267,19 @@ func (s *Session) recvUpdate(c *conn, body []byte) {
 // u to the handler.
 func (s *Session) applyUpdate(c *conn, u *wire.Update) {
 	track := func(f wire.Family, w []wire.NLRI, add bool) {
+		if len(w) == 0 {
+			return
+		}
 		m := s.adjIn[f]
 		if m == nil {
-			m = map[wire.NLRI]struct{}{}
+			m = &prefixSet{}
 			s.adjIn[f] = m
 		}
 		for _, n := range w {
 			if add {
-				m[n] = struct{}{}
+				m.add(n)
 			} else {
-				delete(m, n)
+				m.remove(n)
 			}
 		}
 	}
@@ -290,11 +293,11 @@ func (s *Session) applyUpdate(c *conn, u *wire.Update) {
 	}
 	s.mu.Lock()
 	for f, m := range s.adjIn {
-		s.st.PrefixesReceived[f] = len(m)
+		s.st.PrefixesReceived[f] = m.len()
 	}
 	s.mu.Unlock()
 	for f, limit := range s.cfg.MaxPrefix {
-		if limit > 0 && len(s.adjIn[f]) > limit {
+		if limit > 0 && s.adjIn[f] != nil && s.adjIn[f].len() > limit {
 			s.maxPrefixExceeded(c, f, limit)
 			return
 		}
@@ -316,7 +319,7 @@ func (s *Session) maxPrefixExceeded(c *conn, f wire.Family, limit int) {
 	data[2] = byte(f.SAFI)
 	binary.BigEndian.PutUint32(data[3:], uint32(limit))
 	n := &wire.Notification{Code: wire.NotifCease, Subcode: wire.CeaseMaxPrefix, Data: data}
-	got := len(s.adjIn[f])
+	got := s.adjIn[f].len()
 	if s.cfg.MaxPrefixRestart <= 0 {
 		s.adminDown = true
 	}

@@ -71,7 +71,7 @@ type Session struct {
 	failures       int
 	lastUp         time.Time
 	epochs         uint64
-	adjIn          map[wire.Family]map[wire.NLRI]struct{}
+	adjIn          map[wire.Family]*prefixSet
 	upd            wire.Update // reused for decoding
 
 	in, out [6]atomic.Uint64
@@ -94,7 +94,7 @@ func New(cfg Config, h Handler) (*Session, error) {
 		events: make(chan connEvent, 8),
 		dials:  make(chan dialResult),
 		done:   make(chan struct{}),
-		adjIn:  map[wire.Family]map[wire.NLRI]struct{}{},
+		adjIn:  map[wire.Family]*prefixSet{},
 	}
 	s.open = localOpen(&s.cfg)
 	s.openMsg, err = wire.AppendOpen(nil, s.open)
