@@ -18,6 +18,9 @@ if [[ -n "$unformatted" ]]; then
 	exit 1
 fi
 
+echo "== kube-apiserver, etcd and kubectl for the Kubernetes datastore tests (built once, cached)"
+hack/kube-apiserver.sh >/dev/null
+
 echo "== go test -race"
 go test -race -count=1 -timeout 40m "$@" ./...
 

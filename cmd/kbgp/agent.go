@@ -25,6 +25,7 @@ func newAgentCmd() *cobra.Command {
 		listen                                         []string
 		logLevel, logFormat, socket, metricsAddr       string
 		servicesFile                                   string
+		dsf                                            datastoreFlags
 		fibProto                                       uint8
 		drain, noFIB                                   bool
 		connectRetry, grHold                           time.Duration
@@ -59,6 +60,7 @@ BGPFilter, Node, IPPool).`,
 	f := cmd.Flags()
 	f.StringVar(&node, "node-name", "", "this node's name (default $NODENAME, $KBGP_NODE, else the hostname)")
 	f.StringVar(&storeDir, "store", "", "file datastore directory (default $"+store.EnvDir+" or "+store.DefaultDir+")")
+	dsf.register(f)
 	f.StringVar(&ip4, "ip", "", "IPv4 BGP address: autodetect, none or a CIDR such as 172.16.30.101/24 (default $IP or autodetect)")
 	f.StringVar(&ip4Method, "ip-autodetection-method", "", "first-found, interface=REGEX, skip-interface=REGEX, can-reach=IP or cidr=CIDR (default $IP_AUTODETECTION_METHOD or first-found)")
 	f.StringVar(&ip6, "ip6", "", "IPv6 BGP address: autodetect, none or a CIDR (default $IP6 or none)")
@@ -113,9 +115,9 @@ BGPFilter, Node, IPPool).`,
 			}
 			listenAddrs = append(listenAddrs, ap)
 		}
-		ds, err := store.Open(store.Dir(storeDir), nil)
+		ds, err := dsf.open(storeDir)
 		if err != nil {
-			return fmt.Errorf("opening the datastore: %w", err)
+			return err
 		}
 		opts := agent.Options{
 			Node:         node,
@@ -134,6 +136,9 @@ BGPFilter, Node, IPPool).`,
 		}
 		if servicesFile != "" {
 			opts.Services = agent.FileServices{Path: servicesFile}
+		} else if src := serviceSource(ds); src != nil {
+			// The Kubernetes datastore watches Services and EndpointSlices.
+			opts.Services = src
 		}
 		if opts.IPv6.Mode == "" {
 			opts.IPv6.Mode = "none"
@@ -147,6 +152,7 @@ BGPFilter, Node, IPPool).`,
 		}
 		ctx, stop := signal.NotifyContext(ctx(cmd), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
+		reportStatus(ctx, ds, node, a, opts.Logger)
 		return a.Run(ctx)
 	}
 	return cmd

@@ -1,0 +1,24 @@
+package rib
+
+// FIB calls fn with the forwarding state of every prefix that has a best
+// path, as the last Drain reported it (the sum of every FIBChange so far),
+// until fn returns false. It lets a user that needs the whole table once
+// (a new FIB subscriber) read it here instead of mirroring every
+// FIBChange. NextHops is shared and must not be modified; like Drain's
+// results it is valid until the next change of the RIB.
+func (r *RIB) FIB(fn func(FIBChange) bool) {
+	for _, t := range r.tables {
+		for pfx, d := range t.all() {
+			if d.fibBest == nil {
+				continue
+			}
+			c := FIBChange{Family: t.fam, Prefix: pfx, Best: d.fibBest, Local: d.fibLocal}
+			if d.fib != nil {
+				c.NextHops = d.fib.addrs
+			}
+			if !fn(c) {
+				return
+			}
+		}
+	}
+}
