@@ -106,7 +106,6 @@ type Speaker struct {
 	// Owned by routineRIB.
 	rib   *rib.RIB
 	byID  map[rib.PeerID]*peer
-	fib   map[fibKey]BestPath
 	subs  map[*Subscription]struct{}
 	local map[fibKey]wire.Attrs
 	// pubq holds the peers whose counters changed since the last flush;
@@ -147,7 +146,6 @@ func New(ctx context.Context, cfg Config) (*Speaker, error) {
 		peers: map[netip.Addr]*peer{},
 		rib:   rib.New(cfg.RIB),
 		byID:  map[rib.PeerID]*peer{},
-		fib:   map[fibKey]BestPath{},
 		subs:  map[*Subscription]struct{}{},
 		local: map[fibKey]wire.Attrs{},
 	}
