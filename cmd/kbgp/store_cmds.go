@@ -11,9 +11,11 @@ import (
 
 // storeFlag adds --store DIR to cmd and returns a function that opens the
 // file store it names (default $KBGP_STORE, else /var/lib/kbgp/store).
-func storeFlag(cmd *cobra.Command) func() (*store.File, error) {
+func storeFlag(cmd *cobra.Command) func() (store.Datastore, error) {
 	dir := cmd.Flags().String("store", "", fmt.Sprintf("datastore directory (default $%s, else %s)", store.EnvDir, store.DefaultDir))
-	return func() (*store.File, error) { return store.Open(store.Dir(*dir), nil) }
+	var dsf datastoreFlags
+	dsf.register(cmd.Flags())
+	return func() (store.Datastore, error) { return dsf.open(*dir) }
 }
 
 const kindsHelp = `Kinds: bgpconfiguration (bgpconfig), bgppeer (bp), bgpfilter (bf), node (no),

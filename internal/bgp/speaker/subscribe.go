@@ -104,7 +104,7 @@ func (sub *Subscription) Close() {
 	sub.sp.enqueue(func() { delete(sub.sp.subs, sub) })
 }
 
-// publishFIB records FIB changes and hands them to subscribers. Runs on
+// publishFIB hands FIB changes to subscribers. Runs on
 // the RIB goroutine.
 //
 // The speaker keeps no copy of the best paths: with no subscriber (a pure
