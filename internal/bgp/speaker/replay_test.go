@@ -8,34 +8,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kbgp/kbgp/internal/shareddata"
+
 	"github.com/kbgp/kbgp/internal/bgp/fsm"
 	"github.com/kbgp/kbgp/internal/bgp/wire"
 	"github.com/kbgp/kbgp/internal/mrt"
 )
 
-// sharedMRT returns the path of a file in ../shared/testdata/mrt (beside the
-// repository), skipping the test if the shared directory is absent.
+// sharedMRT returns the path of a file in ../shared/testdata/mrt, skipping
+// the test if the shared directory is absent.
 func sharedMRT(t testing.TB, name string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "testdata", "mrt", name)
-	if _, err := os.Stat(filepath.Join(dir, "..", "shared", "testdata")); err != nil {
-		t.Skipf("skipping: shared test data not found beside the repository (%v)", err)
-	}
-	return p
+	return filepath.Join(shareddata.Dir(t, "mrt"), name)
 }
 
 // peerStream reads the UPDATEs one peer sent in an MRT BGP4MP file, as

@@ -3,10 +3,10 @@ package wire
 import (
 	"encoding/hex"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kbgp/kbgp/internal/shareddata"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -53,16 +53,8 @@ func nlris(ss ...string) []NLRI {
 	return n
 }
 
-// sharedDir returns ../shared/testdata relative to the module root, or
-// skips when the shared directory is absent.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	d := filepath.Join("..", "..", "..", "..", "shared", "testdata")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("shared test data not found at %s (CI clones it beside the repo): %v", d, err)
-	}
-	return d
-}
+// sharedDir returns ../shared/testdata, skipping when it is absent.
+func sharedDir(t testing.TB) string { return shareddata.Dir(t) }
 
 // asError asserts err is a *Error and returns it.
 func asError(t testing.TB, err error) *Error {
