@@ -154,6 +154,7 @@ talks to the lab's FRR.`,
 	scen.Flags().IntVar(&sopt.Rate, "rate", 20, "TCP connections per second per target")
 	scen.Flags().DurationVar(&sopt.Before, "before", 3*time.Second, "probing time before the event")
 	scen.Flags().DurationVar(&sopt.After, "after", 15*time.Second, "probing time after the event")
+	scen.Flags().StringVar(&sopt.Mode, "mode", "agent", "reflector-down's event: agent (SIGKILL the reflector's agent) or links (set the reflector's uplinks down, then up again)")
 
 	cmd.AddCommand(up, check, down, exe, scen, pod)
 	return cmd

@@ -43,6 +43,7 @@ func buildKBGP(t *testing.T, dir string) string {
 // and fails if anything is left behind.
 func TestLabUpCheckDown(t *testing.T) {
 	requireLab(t)
+	t.Parallel()
 	tmp := t.TempDir()
 	// FRR drops to user frr: the lab directory must be reachable.
 	for _, d := range []string{filepath.Dir(tmp), tmp} {
@@ -107,7 +108,7 @@ func TestLabUpCheckDown(t *testing.T) {
 		t.Errorf("lab exec router -- vtysh: %v", err)
 	}
 	// Scenarios that must lose nothing on the seed topology.
-	for _, sc := range []string{"agent-restart", "masquerade"} {
+	for _, sc := range []string{"agent-restart", "masquerade", "ipvs-asymmetric"} {
 		if out, err := kbgp("scenario", sc, "--before", "1s", "--after", "5s"); err != nil || !strings.Contains(out, "as expected") {
 			t.Errorf("lab scenario %s: %v", sc, err)
 		}

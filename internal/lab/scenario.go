@@ -19,7 +19,7 @@ import (
 var Scenarios = []struct{ Name, Doc string }{
 	{"ipvs-asymmetric", "the seed's failure 1 with DNAT instead of IPVS: the Cluster service loses handshakes (asymmetric return), the externalTrafficPolicy Local service loses none"},
 	{"masquerade", "the seed's failure 2: a blanket `iptables -t nat -A POSTROUTING -j MASQUERADE` on the reflector node; kbgp's health and BGP sessions stay up"},
-	{"reflector-down", "the seed's failure 5: SIGKILL the (first) route reflector's agent; with one reflector shows what is lost and when, with two reflectors nothing is lost"},
+	{"reflector-down", "the seed's failure 5: SIGKILL the (first) route reflector's agent (--mode links: set the reflector's uplinks down instead); with one reflector shows what is lost and when (nothing before graceful restart + LLGR run out), with two reflectors nothing is lost"},
 	{"agent-restart", "SIGKILL a non-reflector node's agent and restart it at once: no probe is lost"},
 }
 
@@ -31,6 +31,10 @@ type ScenarioOptions struct {
 	Before time.Duration
 	// After is how long to probe after the event; default 15s.
 	After time.Duration
+	// Mode selects reflector-down's event: "agent" (default) SIGKILLs
+	// the reflector's agent, "links" sets the reflector's uplinks (the
+	// links carrying its node addresses) down, and up again afterwards.
+	Mode string
 }
 
 // probeLog is one target's probe outcomes, in time order.
@@ -202,20 +206,63 @@ func RunScenario(ctx context.Context, dir, name string, out io.Writer, opt Scena
 		if len(rrs) == 0 {
 			return errors.New("lab scenario reflector-down: this topology has no route reflector (no `label node X route-reflector=true` in setup)")
 		}
-		event = func() (string, func() error, error) {
-			undo, err := killAgent(s, rrs[0], false)
-			return "SIGKILL kbgp agent on reflector " + rrs[0], undo, err
+		rr := rrs[0]
+		switch opt.Mode {
+		case "", "agent":
+			event = func() (string, func() error, error) {
+				undo, err := killAgent(s, rr, false)
+				return "SIGKILL kbgp agent on reflector " + rr, undo, err
+			}
+		case "links":
+			// The reflector's own pods sit behind its links: losing them
+			// is the event, not a failure.
+			for i := range targets {
+				if podOn(t, targets[i].Name) == rr {
+					targets[i].Expect, targets[i].Why = PartialFailure, "on the reflector whose links are down"
+				}
+			}
+			event = func() (string, func() error, error) {
+				undo, err := linksDown(s, rr)
+				return "links of reflector " + rr + " down", undo, err
+			}
+		default:
+			return fmt.Errorf("lab scenario reflector-down: unknown --mode %q; want agent or links", opt.Mode)
+		}
+		gr, llgr, err := t.retention()
+		if err != nil {
+			return err
 		}
 		check = func(rs []ScenarioResult) error {
-			if len(rrs) == 1 {
-				if mustPods(rs) == nil {
-					fmt.Fprintf(out, "one reflector, nothing lost in %s: the peers keep the reflector's routes as stale under graceful restart (RFC 4724 §4.2); they are lost when the restart time runs out (the seed's failure 5), so run with --after longer than it to see the cut\n", opt.After)
-				} else {
-					fmt.Fprintln(out, "one reflector: the losses above are the seed's failure 5 (expected with a single reflector)")
-				}
-				return nil
+			if len(rrs) > 1 {
+				return mustPods(rs)
 			}
-			return mustPods(rs)
+			// RFC 4724 §4.2: the receiving speaker "MUST retain" the
+			// routes as stale for the restart time; RFC 9494 §4.2: with
+			// LLGR they are then kept as LLGR_STALE for the stale time.
+			// Before that runs out nothing may be lost, even with one
+			// reflector.
+			keep := gr + llgr
+			var early []string
+			for _, r := range rs {
+				if r.Expect == MustWork && (r.LostBefore > 0 || r.FirstLoss >= 0 && r.FirstLoss < keep-2*time.Second) {
+					early = append(early, fmt.Sprintf("%s first lost at t+%s", r.Name, r.FirstLoss.Round(10*time.Millisecond)))
+				}
+			}
+			if len(early) > 0 {
+				return fmt.Errorf("one reflector: probes lost before graceful restart (%s) + LLGR (%s) ran out: %s", gr, llgr, strings.Join(early, ", "))
+			}
+			if opt.Mode == "links" {
+				// Without a TCP reset the peers notice only when the
+				// hold time runs out (RFC 4271 §6.5), and then keep the
+				// routes no longer than above.
+				fmt.Fprintf(out, "one reflector, links down: its peers see no reset; the sessions fail when the hold time runs out, and the routes are kept at most the restart time %s + LLGR %s after that\n", gr, llgr)
+			}
+			if mustPods(rs) == nil {
+				fmt.Fprintf(out, "one reflector, nothing lost in %s: the peers keep the reflector's routes as stale for the restart time %s (RFC 4724 §4.2) and then as LLGR_STALE for %s (RFC 9494 §4.2); they are lost when that runs out (the seed's failure 5), so run with --after longer than %s to see the cut\n", opt.After, gr, llgr, keep)
+			} else {
+				fmt.Fprintf(out, "one reflector: the losses above, after graceful restart (%s) + LLGR (%s) ran out, are the seed's failure 5 (expected with a single reflector)\n", gr, llgr)
+			}
+			return nil
 		}
 	case "agent-restart":
 		node := ""

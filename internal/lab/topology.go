@@ -406,4 +406,3 @@ func addN(a netip.Addr, n uint64) netip.Addr {
 	r, _ := netip.AddrFromSlice(b)
 	return r
 }
-

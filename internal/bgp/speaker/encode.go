@@ -3,6 +3,8 @@ package speaker
 import (
 	"errors"
 	"math"
+	"slices"
+	"sync"
 
 	"github.com/kbgp/kbgp/internal/bgp/wire"
 	"github.com/kbgp/kbgp/internal/rib"
@@ -20,44 +22,107 @@ const maxNLRIPerMessage = 800
 // ExportChange.For): withdrawals first, then announcements grouped by
 // attribute set, each UPDATE as large as the message size allows.
 func encodeChanges(f wire.Family, changes []rib.ExportChange, member rib.PeerID, o *wire.Options) ([][]byte, error) {
-	var withdrawn []wire.NLRI
-	type group struct {
-		attrs *rib.AttrSet
-		nlri  []wire.NLRI
+	// The NLRI lists are only scratch: buildUpdate copies them into the
+	// messages. They come from a pool, one buffer for all groups, so a
+	// full table's export does not allocate a slice per attribute set per
+	// member (this was the speaker's largest source of garbage).
+	sc := encPool.Get().(*encScratch)
+	defer sc.release()
+	// Pass 1: the group of every announced change, in order of first
+	// appearance, and how many NLRI each group and the withdrawals get.
+	nWithdrawn := 0
+	for i := range changes {
+		c := &changes[i]
+		switch c.For(member) {
+		case rib.ActionAnnounce:
+			g, ok := sc.idx[c.Attrs]
+			if !ok {
+				g = len(sc.groups)
+				sc.idx[c.Attrs] = g
+				sc.groups = append(sc.groups, encGroup{attrs: c.Attrs})
+			}
+			sc.groups[g].n++
+		case rib.ActionWithdraw:
+			nWithdrawn++
+		}
 	}
-	var groups []*group
-	idx := map[*rib.AttrSet]*group{}
+	// Pass 2: fill one buffer, withdrawals first, then each group's run.
+	off := nWithdrawn
+	for i := range sc.groups {
+		sc.groups[i].off, off = off, off+sc.groups[i].n
+		sc.groups[i].n = 0
+	}
+	sc.nlri = slices.Grow(sc.nlri[:0], off)[:off]
+	w := 0
 	for i := range changes {
 		c := &changes[i]
 		n := wire.NLRI{Prefix: c.Prefix, PathID: c.PathID}
 		switch c.For(member) {
 		case rib.ActionAnnounce:
-			g := idx[c.Attrs]
-			if g == nil {
-				g = &group{attrs: c.Attrs}
-				idx[c.Attrs] = g
-				groups = append(groups, g)
-			}
-			g.nlri = append(g.nlri, n)
+			g := &sc.groups[sc.idx[c.Attrs]]
+			sc.nlri[g.off+g.n] = n
+			g.n++
 		case rib.ActionWithdraw:
-			withdrawn = append(withdrawn, n)
+			sc.nlri[w] = n
+			w++
 		}
 	}
 	var msgs [][]byte
 	var err error
-	if len(withdrawn) > 0 {
-		msgs, err = encodeNLRI(msgs, f, nil, withdrawn, o)
+	if nWithdrawn > 0 {
+		msgs, err = encodeNLRI(msgs, f, nil, sc.nlri[:nWithdrawn], o)
 		if err != nil {
 			return nil, err
 		}
 	}
-	for _, g := range groups {
-		msgs, err = encodeNLRI(msgs, f, &g.attrs.Attrs, g.nlri, o)
+	for _, g := range sc.groups {
+		msgs, err = encodeNLRI(msgs, f, &g.attrs.Attrs, sc.nlri[g.off:g.off+g.n], o)
 		if err != nil {
 			return nil, err
 		}
 	}
 	return msgs, nil
+}
+
+// encScratch is encodeChanges' reusable working memory.
+type encScratch struct {
+	idx    map[*rib.AttrSet]int
+	groups []encGroup
+	nlri   []wire.NLRI
+}
+
+// encGroup is the run of NLRI announced with one attribute set.
+type encGroup struct {
+	attrs  *rib.AttrSet
+	off, n int
+}
+
+// maxPooledNLRI and maxPooledGroups bound the scratch kept in the pool:
+// a full table's worth would pin tens of MB, and clearing a map that once
+// held a huge number of attribute sets costs its whole capacity.
+const (
+	maxPooledNLRI   = 64 << 10
+	maxPooledGroups = 4 << 10
+)
+
+var encPool = sync.Pool{New: func() any { return &encScratch{idx: map[*rib.AttrSet]int{}} }}
+
+// release clears sc (so the pool pins no attribute sets) and returns it.
+func (sc *encScratch) release() {
+	if len(sc.idx) > maxPooledGroups {
+		sc.idx = map[*rib.AttrSet]int{}
+	} else {
+		clear(sc.idx)
+	}
+	clear(sc.groups)
+	sc.groups = sc.groups[:0]
+	if cap(sc.groups) > maxPooledGroups {
+		sc.groups = nil
+	}
+	if cap(sc.nlri) > maxPooledNLRI {
+		sc.nlri = nil
+	}
+	encPool.Put(sc)
 }
 
 // encodeNLRI appends UPDATEs announcing nlri with attrs (or withdrawing
