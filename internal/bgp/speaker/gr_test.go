@@ -545,8 +545,11 @@ func TestSlowPeerIsReset(t *testing.T) {
 	o.Caps.GracefulRestart = nil
 	r.open(o)
 	// Each origination is its own ~3 KB UPDATE; the peer reads nothing.
+	// Loopback send buffers autotune up to net.ipv4.tcp_wmem's maximum
+	// (4 MiB by default), so keep originating until the reset, well past
+	// what the socket buffers can absorb (4,000 × 3 KB = 12 MB).
 	var attrs wire.Attrs
-	for i := range 700 {
+	for i := range 4000 {
 		attrs.Communities = append(attrs.Communities[:0], wire.Community(i))
 		for j := range 700 {
 			attrs.Communities = append(attrs.Communities, wire.Community(j<<16|i))
