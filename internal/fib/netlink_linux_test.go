@@ -410,3 +410,48 @@ func TestNetlinkMissingNamespace(t *testing.T) {
 		t.Errorf("New in a missing namespace: %v, want an error naming it", err)
 	}
 }
+
+// TestNetlinkWatchRepairsAfterLinkFlap: setting a link down makes the kernel
+// delete every route through it, and re-adding them fails while the link is
+// down. When the link comes back, Watch must reinstall our routes at once
+// (here: with the periodic resync off), not at the next periodic resync.
+func TestNetlinkWatchRepairsAfterLinkFlap(t *testing.T) {
+	ns := lab(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	f := newFIB(t, ns, fib.Options{})
+	if _, err := f.Set(ctx, []fib.Route{via("10.0.1.0/24", "192.0.2.2")}); err != nil {
+		t.Fatal(err)
+	}
+	want := routes(t, ns, "proto", "77")
+	done := make(chan error, 1)
+	go func() {
+		done <- f.Watch(ctx, fib.WatchOptions{MinInterval: 20 * time.Millisecond, Period: -1})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Watch returned %v, want context.Canceled", err)
+		}
+	})
+	time.Sleep(200 * time.Millisecond) // let the monitor socket bind
+	ns.Run("ip", "link", "set", "eth0", "down")
+	deadline := time.Now().Add(5 * time.Second)
+	for routes(t, ns, "proto", "77") != "" {
+		if time.Now().After(deadline) {
+			t.Fatal("the kernel kept the route through a down link")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // resyncs while down fail; that is expected
+	ns.Run("ip", "link", "set", "eth0", "up")
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		if got := routes(t, ns, "proto", "77"); got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("route not reinstalled within 10s of the link coming back:\n%s\nwant:\n%s", routes(t, ns, "proto", "77"), want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -42,7 +42,11 @@ func (k *Netlink) Watch(ctx context.Context, protocol uint8, notify func()) erro
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 		return fmt.Errorf("fib: route monitor SO_RCVTIMEO: %w", err)
 	}
-	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: unix.RTMGRP_IPV4_ROUTE | unix.RTMGRP_IPV6_ROUTE}); err != nil {
+	// Link events too: a link going down takes our routes through it with
+	// it (re-adding fails while it is down), and nothing else tells us when
+	// it is back.
+	groups := uint32(unix.RTMGRP_IPV4_ROUTE | unix.RTMGRP_IPV6_ROUTE | unix.RTMGRP_LINK)
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: groups}); err != nil {
 		return fmt.Errorf("fib: route monitor bind: %w", err)
 	}
 	buf := make([]byte, 1<<16)
@@ -64,8 +68,11 @@ func (k *Netlink) Watch(ctx context.Context, protocol uint8, notify func()) erro
 	return nil
 }
 
-// routeEventMatters reports whether a datagram of route notifications has
-// a deletion or a route with protocol. Only headers are read.
+// routeEventMatters reports whether a datagram of route and link
+// notifications calls for a resync: a route deletion, a route of ours, a
+// connected (kernel) route appearing — a link or address came back, so
+// routes through it can be installed again — or a link change. Only
+// headers are read.
 func routeEventMatters(b []byte, protocol uint8) bool {
 	for len(b) >= nlmsgHdrLen+rtmsgLen {
 		l := int(ne.Uint32(b))
@@ -76,9 +83,13 @@ func routeEventMatters(b []byte, protocol uint8) bool {
 		case rtmDelRoute:
 			return true
 		case rtmNewRoute:
-			if l >= nlmsgHdrLen+rtmsgLen && b[nlmsgHdrLen+5] == protocol {
-				return true
+			if l >= nlmsgHdrLen+rtmsgLen {
+				if p := b[nlmsgHdrLen+5]; p == protocol || p == unix.RTPROT_KERNEL {
+					return true
+				}
 			}
+		case unix.RTM_NEWLINK:
+			return true
 		}
 		b = b[min((l+3)&^3, len(b)):]
 	}
