@@ -22,6 +22,10 @@ echo "== kube-apiserver, etcd and kubectl for the Kubernetes datastore tests (bu
 hack/kube-apiserver.sh >/dev/null
 
 echo "== go test -race"
+# The full-table replay (577k prefixes over one session, ~25 s) is opt-in for
+# quick local runs; the test command always runs it: it is the only test
+# that pushes a real full table through a live session.
+export KBGP_FULL_TABLE=1
 go test -race -count=1 -timeout 40m "$@" ./...
 
 # The benchmark modules are separate Go modules (so the product never
