@@ -15,6 +15,7 @@ import (
 	"github.com/kbgp/kbgp/internal/agent"
 	"github.com/kbgp/kbgp/internal/ctlapi"
 	"github.com/kbgp/kbgp/internal/fib"
+	"github.com/kbgp/kbgp/internal/k8s"
 	"github.com/kbgp/kbgp/internal/store"
 )
 
@@ -24,7 +25,7 @@ func newAgentCmd() *cobra.Command {
 		node, storeDir, ip4, ip4Method, ip6, ip6Method string
 		listen                                         []string
 		logLevel, logFormat, socket, metricsAddr       string
-		servicesFile                                   string
+		servicesFile, secretsDir, secretsNS            string
 		dsf                                            datastoreFlags
 		fibProto                                       uint8
 		drain, noFIB                                   bool
@@ -74,6 +75,8 @@ BGPFilter, Node, IPPool).`,
 	f.BoolVar(&noFIB, "no-fib", false, "do not program kernel routes (a node that only reflects routes)")
 	f.BoolVar(&drain, "drain-on-exit", false, "on exit withdraw routes, send Cease (RFC 9003) and remove kernel routes instead of a graceful-restart exit")
 	f.StringVar(&servicesFile, "services", "", "JSON file listing the cluster's services and endpoints, re-read within a second of a change: the node originates the /32 of each externalTrafficPolicy Local service with a ready endpoint on it (default: no services)")
+	f.StringVar(&secretsDir, "secrets-dir", "", "directory of BGP password secrets laid out DIR/SECRET/KEY (a projected Secret volume works), re-read every second (default $KBGP_SECRETS_DIR, else "+defaultSecretsDir+"; with --datastore kubernetes the default is the Secrets of --secrets-namespace)")
+	f.StringVar(&secretsNS, "secrets-namespace", "", "with --datastore kubernetes: namespace whose Secrets hold BGP passwords (default $POD_NAMESPACE, else the service account's namespace, else "+k8s.DefaultNamespace+")")
 	f.DurationVar(&connectRetry, "connect-retry", 0, "BGP ConnectRetry time (default 5s)")
 	f.DurationVar(&grHold, "graceful-restart-hold", 0, "after a restart, longest time to keep the adopted kernel routes untouched while sessions come back (default 2m)")
 
@@ -140,6 +143,7 @@ BGPFilter, Node, IPPool).`,
 			// The Kubernetes datastore watches Services and EndpointSlices.
 			opts.Services = src
 		}
+		opts.Secrets = secretSource(ds, secretsDir, secretsNS)
 		if opts.IPv6.Mode == "" {
 			opts.IPv6.Mode = "none"
 		}

@@ -112,3 +112,72 @@ func (s kubeServices) Watch(ctx context.Context) (<-chan agent.ServiceSet, error
 	}()
 	return out, nil
 }
+
+// defaultSecretsDir is where the file-store agent looks for BGP password
+// secrets when neither --secrets-dir nor $KBGP_SECRETS_DIR says.
+const defaultSecretsDir = "/etc/kbgp/secrets"
+
+// secretSource is the agent's SecretSource: a directory when --secrets-dir
+// (or $KBGP_SECRETS_DIR) is given or the datastore is the file store, the
+// Secrets of the agent's namespace with the Kubernetes datastore.
+func secretSource(ds store.Datastore, dir, namespace string) agent.SecretSource {
+	if dir == "" {
+		dir = os.Getenv("KBGP_SECRETS_DIR")
+	}
+	if k, ok := ds.(*k8s.Datastore); ok && dir == "" {
+		if namespace == "" {
+			namespace = k8s.AgentNamespace()
+		}
+		return kubeSecrets{k, namespace}
+	}
+	if dir == "" {
+		dir = defaultSecretsDir
+	}
+	return agent.FileSecrets{Dir: dir}
+}
+
+// kubeSecrets adapts the Kubernetes datastore's secret watch to
+// agent.SecretSource.
+type kubeSecrets struct {
+	d         *k8s.Datastore
+	namespace string
+}
+
+func (s kubeSecrets) Watch(ctx context.Context) (<-chan agent.SecretSet, error) {
+	out := make(chan agent.SecretSet)
+	go func() {
+		defer close(out)
+		send := func(set agent.SecretSet) bool {
+			select {
+			case out <- set:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		// Without permission to read Secrets (an older RBAC, or a cluster
+		// that keeps BGP passwords elsewhere) the agent still runs: the
+		// error is reported, sessions with a password stay unresolved, and
+		// the watch is retried.
+		for {
+			in, err := s.d.WatchSecrets(ctx, s.namespace)
+			if err == nil {
+				for m := range in {
+					if !send(agent.SecretSet{Secrets: m}) {
+						return
+					}
+				}
+				return
+			}
+			if !send(agent.SecretSet{Err: err}) {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(30 * time.Second):
+			}
+		}
+	}()
+	return out, nil
+}

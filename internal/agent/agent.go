@@ -108,6 +108,12 @@ type Options struct {
 	// (externalTrafficPolicy Local services with a ready endpoint here).
 	// The first reconcile waits for its first set. Nil: no services.
 	Services ServiceSource
+	// Secrets, when set, resolves the secretKeyRefs of BGP passwords
+	// (BGPPeer spec.password, BGPConfiguration spec.nodeMeshPassword). The
+	// first reconcile waits for its first set; a change of a password
+	// resets only the sessions using it. Nil: passwords stay unresolved
+	// and those sessions run without TCP MD5 (logged as a warning).
+	Secrets SecretSource
 }
 
 // peerEntry is one session the agent configured on the speaker.
@@ -148,9 +154,12 @@ type Agent struct {
 	restarting bool      // adopted kernel routes: recovering from our own restart
 	fibHeld    bool      // restarting and the adopted routes are still untouched
 	loops      map[string]time.Time
-	services   []config.Service // the last good set from Options.Services
-	svcErr     string           // the service source's current error
-	svcSynced  bool             // the first set arrived (or no source)
+	services   []config.Service             // the last good set from Options.Services
+	svcErr     string                       // the service source's current error
+	svcSynced  bool                         // the first set arrived (or no source)
+	secrets    map[string]map[string]string // the last good set from Options.Secrets
+	secErr     string                       // the secret source's current error
+	secSynced  bool                         // the first set arrived (or no source)
 }
 
 // New checks opts and returns an agent ready to Run.
@@ -245,6 +254,17 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.svcSynced = true
 		a.mu.Unlock()
 	}
+	var secCh <-chan SecretSet
+	if a.opts.Secrets != nil {
+		if secCh, err = a.opts.Secrets.Watch(loopCtx); err != nil {
+			a.closeFIB()
+			return fmt.Errorf("agent: watching the secrets: %w", err)
+		}
+	} else {
+		a.mu.Lock()
+		a.secSynced = true
+		a.mu.Unlock()
+	}
 	var wg sync.WaitGroup
 	if err := a.serve(loopCtx, &wg); err != nil {
 		stopLoops()
@@ -264,7 +284,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	err = a.routineConfig(loopCtx, events, svcCh)
+	err = a.routineConfig(loopCtx, events, svcCh, secCh)
 	stopLoops()
 	wg.Wait()
 	a.shutdown()

@@ -23,7 +23,7 @@ const heartbeat = 5 * time.Second
 
 // routineConfig folds datastore events into the resource set and
 // reconciles after each burst of changes, until ctx ends.
-func (a *Agent) routineConfig(ctx context.Context, events <-chan store.Event, services <-chan ServiceSet) error {
+func (a *Agent) routineConfig(ctx context.Context, events <-chan store.Event, services <-chan ServiceSet, secrets <-chan SecretSet) error {
 	var cache store.Cache
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()
@@ -58,7 +58,7 @@ func (a *Agent) routineConfig(ctx context.Context, events <-chan store.Event, se
 			a.mu.Lock()
 			delete(a.badRes, key)
 			a.mu.Unlock()
-			if cache.Apply(ev) && cache.Synced() && a.servicesSynced() {
+			if cache.Apply(ev) && cache.Synced() && a.sourcesSynced() {
 				debounce.Reset(a.opts.Debounce)
 			}
 		case set, ok := <-services:
@@ -66,7 +66,15 @@ func (a *Agent) routineConfig(ctx context.Context, events <-chan store.Event, se
 				services = nil // ctx ended; the next select returns
 				continue
 			}
-			if a.setServices(set) && cache.Synced() {
+			if a.setServices(set) && cache.Synced() && a.secretsSynced() {
+				debounce.Reset(a.opts.Debounce)
+			}
+		case set, ok := <-secrets:
+			if !ok {
+				secrets = nil // ctx ended; the next select returns
+				continue
+			}
+			if a.setSecrets(set) && cache.Synced() && a.servicesSynced() {
 				debounce.Reset(a.opts.Debounce)
 			}
 		case <-debounce.C:
@@ -77,7 +85,7 @@ func (a *Agent) routineConfig(ctx context.Context, events <-chan store.Event, se
 			a.mu.Lock()
 			retry := a.retry
 			a.mu.Unlock()
-			if retry && cache.Synced() && a.servicesSynced() {
+			if retry && cache.Synced() && a.sourcesSynced() {
 				a.reconcileResources(ctx, cache.Resources())
 			}
 			a.progress("config")
@@ -115,9 +123,11 @@ func (a *Agent) recheckBad(ctx context.Context) {
 func (a *Agent) reconcileResources(ctx context.Context, rs []api.Resource) {
 	start := time.Now()
 	a.mu.Lock()
-	svcs := a.services
+	svcs, secrets := a.services, a.secrets
 	a.mu.Unlock()
-	st, err := config.Compile(config.NewInput(rs, svcs), a.opts.Node)
+	in := config.NewInput(rs, svcs)
+	in.Secrets = secrets
+	st, err := config.Compile(in, a.opts.Node)
 	if err != nil {
 		a.gauges.errors.Inc()
 		a.mu.Lock()
@@ -425,6 +435,9 @@ func (a *Agent) configErrors() []string {
 	sort.Strings(out)
 	if a.svcErr != "" {
 		out = append(out, a.svcErr)
+	}
+	if a.secErr != "" {
+		out = append(out, a.secErr)
 	}
 	if a.compileErr != "" {
 		out = append(out, a.compileErr)

@@ -503,12 +503,12 @@ func TestRBAC(t *testing.T) {
 	} else if !strings.Contains(err.Error(), "deploy/rbac.yaml") {
 		t.Errorf("forbidden error does not say where the permissions are: %v", err)
 	}
-	for _, verb := range []string{"list secrets", "delete nodes", "update nodes", "create bgppeers.kbgp.io", "update nodebgpstatuses.kbgp.io"} {
+	for _, verb := range []string{"list secrets", "list secrets -n default", "create secrets -n kbgp-system", "delete nodes", "update nodes", "create bgppeers.kbgp.io", "update nodebgpstatuses.kbgp.io"} {
 		if out := canI(f, verb); out != "no" {
 			t.Errorf("agent can %s: %q, want no", verb, out)
 		}
 	}
-	for _, verb := range []string{"watch nodes", "list endpointslices.discovery.k8s.io", "watch bgppeers.kbgp.io", "create nodebgpstatuses.kbgp.io"} {
+	for _, verb := range []string{"watch nodes", "list endpointslices.discovery.k8s.io", "watch bgppeers.kbgp.io", "create nodebgpstatuses.kbgp.io", "watch secrets -n kbgp-system", "get secrets -n kbgp-system"} {
 		if out := canI(f, verb); out != "yes" {
 			t.Errorf("agent can %s: %q, want yes", verb, out)
 		}
