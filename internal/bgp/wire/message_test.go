@@ -164,10 +164,33 @@ func TestRouteRefresh(t *testing.T) {
 			}
 		})
 	}
-	var r RouteRefresh
-	e := asError(t, r.Decode([]byte{0, 1, 0, 1, 9}))
-	if e.Code != NotifRouteRefresh || e.Subcode != RouteRefreshInvalidLength {
-		t.Fatalf("got %v", e)
+	for _, tc := range []struct {
+		name string
+		body []byte
+		bad  bool // Invalid Message Length, else decoded for the caller to act on or ignore
+	}{
+		{"short", []byte{0, 1, 0}, true},
+		{"normal with ORF entries", []byte{0, 1, 0, 1, 9}, true},
+		{"BoRR too long", []byte{0, 1, 1, 1, 0}, true},
+		{"EoRR too long", []byte{0, 2, 2, 1, 0, 0}, true},
+		// RFC 7313 §5: any other subtype "MUST" be ignored, whatever follows.
+		{"unknown subtype with trailing bytes", []byte{0, 1, 7, 1, 1, 2, 3}, false},
+		{"unknown subtype", []byte{0, 1, 255, 1}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var r RouteRefresh
+			err := r.Decode(tc.body)
+			if !tc.bad {
+				if err != nil || r.Subtype != tc.body[2] {
+					t.Fatalf("decoded %+v, %v; want subtype %d and no error", r, err, tc.body[2])
+				}
+				return
+			}
+			e := asError(t, err)
+			if e.Code != NotifRouteRefresh || e.Subcode != RouteRefreshInvalidLength {
+				t.Fatalf("got %v", e)
+			}
+		})
 	}
 }
 
