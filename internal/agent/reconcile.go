@@ -205,6 +205,14 @@ func (a *Agent) apply(ctx context.Context, st *config.NodeState) error {
 	for _, name := range ch.Added {
 		errs = append(errs, a.addPeer(ctx, sp, st, byName[name]))
 	}
+	// Changed sessions go to the speaker in one batch: a change that alters
+	// every session's policy (an IPPool, a BGPFilter) is then one pass over
+	// the RIB, not one per session.
+	var (
+		cfgs    []speaker.PeerConfig
+		changed []*config.Peer
+		restart []bool
+	)
 	for _, c := range ch.Changed {
 		p := byName[c.Name]
 		a.mu.Lock()
@@ -215,16 +223,21 @@ func (a *Agent) apply(ctx context.Context, st *config.NodeState) error {
 			r = e.restarting
 		}
 		a.log.Info("bgp session configuration changed", "peer", c.Name, "fields", c.Fields, "reset", c.Reset)
-		if err := sp.UpdatePeer(ctx, peerConfig(st, p, &a.opts, r)); err != nil {
+		cfgs = append(cfgs, peerConfig(st, p, &a.opts, r))
+		changed, restart = append(changed, p), append(restart, r)
+	}
+	for i, err := range sp.UpdatePeers(ctx, cfgs) {
+		p := changed[i]
+		if err != nil {
 			if errors.Is(err, speaker.ErrPeerNotFound) {
 				errs = append(errs, a.addPeer(ctx, sp, st, p))
 				continue
 			}
-			errs = append(errs, fmt.Errorf("updating session %s: %w", c.Name, err))
+			errs = append(errs, fmt.Errorf("updating session %s: %w", p.Name, err))
 			continue
 		}
 		a.mu.Lock()
-		a.peers[c.Name] = &peerEntry{cfg: *p, restarting: r}
+		a.peers[p.Name] = &peerEntry{cfg: *p, restarting: restart[i]}
 		a.mu.Unlock()
 	}
 	for _, pfx := range ch.OriginateRemoved {
