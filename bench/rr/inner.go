@@ -35,6 +35,8 @@ type innerArgs struct {
 	Timeout    time.Duration
 	Profile    bool
 	Churn      bool
+	// KBGP is the kbgp binary (kbgp-agent).
+	KBGP string
 }
 
 func (a *innerArgs) flags(fs *flag.FlagSet) {
@@ -49,6 +51,7 @@ func (a *innerArgs) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&a.Timeout, "timeout", 10*time.Minute, "give up after")
 	fs.BoolVar(&a.Profile, "profile", false, "kbgp: write CPU and heap profiles into dir")
 	fs.BoolVar(&a.Churn, "churn", false, "k8s: also run the churn phase (a second result)")
+	fs.StringVar(&a.KBGP, "kbgp", "", "kbgp-agent: the kbgp binary")
 }
 
 func (a *innerArgs) argv() []string {
@@ -60,6 +63,9 @@ func (a *innerArgs) argv() []string {
 	}
 	if a.Churn {
 		v = append(v, "-churn")
+	}
+	if a.KBGP != "" {
+		v = append(v, "-kbgp", a.KBGP)
 	}
 	return v
 }
@@ -131,7 +137,7 @@ func inner(ctx context.Context, a *innerArgs) (res []report.Result, err error) {
 	r := report.Result{Scenario: a.Scenario, DUT: a.DUT, N: a.N, Run: a.Run, Dir: a.Dir,
 		Sessions: len(w.Clients), Routes: w.Routes, Start: time.Now().UTC().Format(time.RFC3339)}
 	res = []report.Result{r}
-	setup := dut.Setup{Addr: scenario.DUTAddr, AS: scenario.AS, Clients: w.Peers(), Dir: a.Dir, Self: self, Profile: a.Profile, Debug: os.Getenv("RRBENCH_DEBUG") != ""}
+	setup := dut.Setup{Addr: scenario.DUTAddr, AS: scenario.AS, Clients: w.Peers(), Dir: a.Dir, Self: self, KBGP: a.KBGP, Profile: a.Profile, Debug: os.Getenv("RRBENCH_DEBUG") != ""}
 	if err := d.Start(ctx, setup); err != nil {
 		return res, err
 	}
@@ -143,6 +149,10 @@ func inner(ctx context.Context, a *innerArgs) (res []report.Result, err error) {
 		}
 	}()
 	if err := dut.WaitListening(ctx, 179, 30*time.Second); err != nil {
+		return res, errors.Join(err, dut.Check(d, a.Dir))
+	}
+	// kbgp-agent listens before it has configured every client.
+	if err := dut.Ready(ctx, d, 2*time.Minute); err != nil {
 		return res, errors.Join(err, dut.Check(d, a.Dir))
 	}
 	// Let every DUT settle for the same second after it listens: FRR's

@@ -3,7 +3,12 @@
 // network namespace, against the same Go testers and monitors built on
 // kbgp's wire codec. See bench/README.md and docs/benchmarks.md.
 //
-//	rrbench [--quick] [--duts kbgp,bird,frr,gobgp] [--scenarios k8s,table,sessions] [--runs 3]
+// kbgp runs twice: "kbgp" is its speaker alone, run inside this binary;
+// "kbgp-agent" is `kbgp agent`, the product, built from the repository (or
+// given with --kbgp) and configured through its file store with Calico
+// resources (dut.AgentStoreYAML).
+//
+//	rrbench [--quick] [--duts kbgp,kbgp-agent,bird,frr,gobgp] [--scenarios k8s,table,sessions] [--runs 3] [--kbgp bin/kbgp]
 //	rrbench report [--name combined] results1.json results2.json ...
 //
 // Internal subcommands (run by rrbench itself, inside a run's namespace):

@@ -36,6 +36,11 @@ func TestQuick(t *testing.T) {
 		t.Skip("needs iproute2's ip")
 	}
 	duts := []string{"null", "kbgp"}
+	if _, err := exec.LookPath("go"); err == nil {
+		duts = append(duts, "kbgp-agent") // the harness builds kbgp
+	} else {
+		t.Log("no go command to build kbgp: kbgp-agent not benchmarked")
+	}
 	for name, bin := range map[string]string{"bird": "bird", "frr": "/usr/lib/frr/bgpd", "gobgp": "gobgpd"} {
 		if _, err := exec.LookPath(bin); err == nil {
 			duts = append(duts, name)

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -44,6 +45,8 @@ type options struct {
 	profile    bool
 	quiet      time.Duration
 	timeout    time.Duration
+	kbgp       string // the kbgp binary for kbgp-agent ("": build one)
+	root       string // the repository
 }
 
 func splitList(s string) []string {
@@ -93,7 +96,7 @@ func parseOptions(args []string) (*options, error) {
 	o := &options{}
 	var duts, scen, k8sN string
 	fs.BoolVar(&o.quick, "quick", false, "CI smoke mode: small sizes, one run, under 5 minutes")
-	fs.StringVar(&duts, "duts", "kbgp,bird,frr,gobgp", "DUTs, in interleaving order (also: null)")
+	fs.StringVar(&duts, "duts", "kbgp,kbgp-agent,bird,frr,gobgp", "DUTs, in interleaving order (also: null)")
 	fs.StringVar(&scen, "scenarios", "k8s,table,sessions", "scenarios (k8s includes churn)")
 	fs.StringVar(&k8sN, "k8s-n", "100,500,1000", "k8s client counts")
 	fs.IntVar(&o.sessionsN, "sessions-n", 2000, "sessions scenario client count")
@@ -106,6 +109,7 @@ func parseOptions(args []string) (*options, error) {
 	fs.BoolVar(&o.profile, "profile", true, "write kbgp CPU/heap profiles into the results")
 	fs.DurationVar(&o.quiet, "quiet", 2*time.Second, "quiet period after convergence")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "per-run convergence timeout (a DUT that has not converged by then is recorded as failed)")
+	fs.StringVar(&o.kbgp, "kbgp", "", "kbgp binary for the kbgp-agent DUT (default: go build ./cmd/kbgp from the repository into a temporary directory)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -132,6 +136,7 @@ func parseOptions(args []string) (*options, error) {
 	if err != nil {
 		return nil, err
 	}
+	o.root = root
 	if o.out == "" {
 		o.out = filepath.Join(root, "bench", "results")
 	}
@@ -192,6 +197,24 @@ func orchestrate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if slices.Contains(o.duts, "kbgp-agent") {
+		if o.kbgp == "" {
+			tmp, err := os.MkdirTemp("", "rrbench-kbgp-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(tmp)
+			o.kbgp = filepath.Join(tmp, "kbgp")
+			fmt.Fprintf(os.Stderr, "rrbench: building %s for kbgp-agent\n", o.kbgp)
+			if err := dut.BuildKBGP(ctx, o.root, o.kbgp); err != nil {
+				return err
+			}
+		} else if o.kbgp, err = filepath.Abs(o.kbgp); err != nil {
+			return err
+		} else if _, err := os.Stat(o.kbgp); err != nil {
+			return fmt.Errorf("-kbgp: %w", err)
+		}
+	}
 	stamp := time.Now().UTC().Format("2006-01-02T150405Z")
 	if o.quick {
 		stamp += "-quick"
@@ -221,7 +244,7 @@ func orchestrate(ctx context.Context, args []string) error {
 				i++
 				a := &innerArgs{Scenario: j.scenario, DUT: d, N: j.n, Run: run, Shared: o.shared,
 					TableLimit: o.tableLimit, Quiet: o.quiet, Timeout: o.timeout,
-					Profile: o.profile && d == "kbgp", Churn: j.churn}
+					Profile: o.profile && d == "kbgp", Churn: j.churn, KBGP: o.kbgp}
 				a.Dir = filepath.Join(runDir, fmt.Sprintf("%s-%d-%s-%d", j.scenario, j.n, d, run))
 				tag := fmt.Sprintf("[%d/%d %s n=%d %s run %d]", i, total, j.scenario, j.n, d, run)
 				fmt.Fprintf(os.Stderr, "%s start (load %s)\n", tag, loadAvg())

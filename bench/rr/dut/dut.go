@@ -1,8 +1,10 @@
 // Package dut starts and measures the devices under test of the
-// route-reflector benchmark: kbgp, BIRD 2, FRR and GoBGP, each configured
+// route-reflector benchmark: kbgp (its speaker alone, and `kbgp agent`
+// configured through its file store), BIRD 2, FRR and GoBGP, each configured
 // as an iBGP route reflector with every benchmark client as a passive
-// route-reflector client, and a null reflector that forwards bytes (to show
-// the testers are not the bottleneck).
+// route-reflector client (kbgp-agent: an active one, see AgentStoreYAML),
+// and a null reflector that forwards bytes (to show the testers are not the
+// bottleneck).
 //
 // Every DUT is started by a process already inside the run's network
 // namespace; Stop kills exactly the processes the DUT started, by PID.
@@ -34,6 +36,11 @@ type Setup struct {
 	Dir string
 	// Self is the path of the benchmark binary (for the Go DUTs).
 	Self string
+	// KBGP is the path of the kbgp binary (for kbgp-agent).
+	KBGP string
+	// Port is the BGP port the DUT listens on; 0 means 179. Only
+	// kbgp-agent honours it (tests run it on loopback).
+	Port uint16
 	// Profile makes the kbgp DUT write a CPU profile and a heap profile
 	// into Dir.
 	Profile bool
@@ -54,13 +61,15 @@ type DUT interface {
 }
 
 // Names lists the DUTs New knows, in the benchmark's interleaving order.
-var Names = []string{"kbgp", "bird", "frr", "gobgp", "null"}
+var Names = []string{"kbgp", "kbgp-agent", "bird", "frr", "gobgp", "null"}
 
 // New returns the DUT called name.
 func New(name string) (DUT, error) {
 	switch name {
 	case "kbgp":
 		return &goDUT{name: "kbgp", sub: "_dut-kbgp"}, nil
+	case "kbgp-agent":
+		return &agent{}, nil
 	case "null":
 		return &goDUT{name: "null", sub: "_dut-null"}, nil
 	case "bird":

@@ -93,7 +93,7 @@ func TestNew(t *testing.T) {
 			t.Errorf("New(%q) = %v, %v", name, d, err)
 		}
 	}
-	if _, err := New("quagga"); err == nil || !strings.Contains(err.Error(), "kbgp, bird") {
+	if _, err := New("quagga"); err == nil || !strings.Contains(err.Error(), "kbgp, kbgp-agent, bird") {
 		t.Errorf("New(quagga) error %v should list the DUTs", err)
 	}
 }
