@@ -37,6 +37,8 @@ type innerArgs struct {
 	Churn      bool
 	// KBGP is the kbgp binary (kbgp-agent).
 	KBGP string
+	// GoBGP4 is gobgpd v4 (gobgp4).
+	GoBGP4 string
 }
 
 func (a *innerArgs) flags(fs *flag.FlagSet) {
@@ -52,6 +54,7 @@ func (a *innerArgs) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&a.Profile, "profile", false, "kbgp: write CPU and heap profiles into dir")
 	fs.BoolVar(&a.Churn, "churn", false, "k8s: also run the churn phase (a second result)")
 	fs.StringVar(&a.KBGP, "kbgp", "", "kbgp-agent: the kbgp binary")
+	fs.StringVar(&a.GoBGP4, "gobgp4", "", "gobgp4: the gobgpd v4 binary")
 }
 
 func (a *innerArgs) argv() []string {
@@ -66,6 +69,9 @@ func (a *innerArgs) argv() []string {
 	}
 	if a.KBGP != "" {
 		v = append(v, "-kbgp", a.KBGP)
+	}
+	if a.GoBGP4 != "" {
+		v = append(v, "-gobgp4", a.GoBGP4)
 	}
 	return v
 }
@@ -137,7 +143,7 @@ func inner(ctx context.Context, a *innerArgs) (res []report.Result, err error) {
 	r := report.Result{Scenario: a.Scenario, DUT: a.DUT, N: a.N, Run: a.Run, Dir: a.Dir,
 		Sessions: len(w.Clients), Routes: w.Routes, Start: time.Now().UTC().Format(time.RFC3339)}
 	res = []report.Result{r}
-	setup := dut.Setup{Addr: scenario.DUTAddr, AS: scenario.AS, Clients: w.Peers(), Dir: a.Dir, Self: self, KBGP: a.KBGP, Profile: a.Profile, Debug: os.Getenv("RRBENCH_DEBUG") != ""}
+	setup := dut.Setup{Addr: scenario.DUTAddr, AS: scenario.AS, Clients: w.Peers(), Dir: a.Dir, Self: self, KBGP: a.KBGP, GoBGP4: a.GoBGP4, Profile: a.Profile, Debug: os.Getenv("RRBENCH_DEBUG") != ""}
 	if err := d.Start(ctx, setup); err != nil {
 		return res, err
 	}

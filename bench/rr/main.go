@@ -6,9 +6,11 @@
 // kbgp runs twice: "kbgp" is its speaker alone, run inside this binary;
 // "kbgp-agent" is `kbgp agent`, the product, built from the repository (or
 // given with --kbgp) and configured through its file store with Calico
-// resources (dut.AgentStoreYAML).
+// resources (dut.AgentStoreYAML). GoBGP runs twice too: "gobgp" is Debian's
+// gobgpd (3.10), "gobgp4" the newest release on the Go module proxy
+// (dut.GoBGP4Version), built from source once and cached.
 //
-//	rrbench [--quick] [--duts kbgp,kbgp-agent,bird,frr,gobgp] [--scenarios k8s,table,sessions] [--runs 3] [--kbgp bin/kbgp]
+//	rrbench [--quick] [--duts kbgp,kbgp-agent,bird,frr,gobgp,gobgp4] [--scenarios k8s,table,sessions] [--runs 3] [--kbgp bin/kbgp]
 //	rrbench report [--name combined] results1.json results2.json ...
 //
 // Internal subcommands (run by rrbench itself, inside a run's namespace):

@@ -37,9 +37,10 @@ func TestQuick(t *testing.T) {
 	}
 	duts := []string{"null", "kbgp"}
 	if _, err := exec.LookPath("go"); err == nil {
-		duts = append(duts, "kbgp-agent") // the harness builds kbgp
+		// The harness builds kbgp, and gobgpd v4 from the module proxy.
+		duts = append(duts, "kbgp-agent", "gobgp4")
 	} else {
-		t.Log("no go command to build kbgp: kbgp-agent not benchmarked")
+		t.Log("no go command to build kbgp and gobgpd v4: kbgp-agent and gobgp4 not benchmarked")
 	}
 	for name, bin := range map[string]string{"bird": "bird", "frr": "/usr/lib/frr/bgpd", "gobgp": "gobgpd"} {
 		if _, err := exec.LookPath(bin); err == nil {

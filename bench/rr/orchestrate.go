@@ -46,6 +46,7 @@ type options struct {
 	quiet      time.Duration
 	timeout    time.Duration
 	kbgp       string // the kbgp binary for kbgp-agent ("": build one)
+	gobgp4     string // gobgpd v4 for gobgp4 ("": build or reuse the cached one)
 	root       string // the repository
 }
 
@@ -96,7 +97,7 @@ func parseOptions(args []string) (*options, error) {
 	o := &options{}
 	var duts, scen, k8sN string
 	fs.BoolVar(&o.quick, "quick", false, "CI smoke mode: small sizes, one run, under 5 minutes")
-	fs.StringVar(&duts, "duts", "kbgp,kbgp-agent,bird,frr,gobgp", "DUTs, in interleaving order (also: null)")
+	fs.StringVar(&duts, "duts", "kbgp,kbgp-agent,bird,frr,gobgp,gobgp4", "DUTs, in interleaving order (also: null)")
 	fs.StringVar(&scen, "scenarios", "k8s,table,sessions", "scenarios (k8s includes churn)")
 	fs.StringVar(&k8sN, "k8s-n", "100,500,1000", "k8s client counts")
 	fs.IntVar(&o.sessionsN, "sessions-n", 2000, "sessions scenario client count")
@@ -109,6 +110,7 @@ func parseOptions(args []string) (*options, error) {
 	fs.BoolVar(&o.profile, "profile", true, "write kbgp CPU/heap profiles into the results")
 	fs.DurationVar(&o.quiet, "quiet", 2*time.Second, "quiet period after convergence")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "per-run convergence timeout (a DUT that has not converged by then is recorded as failed)")
+	fs.StringVar(&o.gobgp4, "gobgp4", "", "gobgpd v4 binary for the gobgp4 DUT (default: go install "+dut.GoBGP4Module+"@"+dut.GoBGP4Version+", cached in $XDG_CACHE_HOME/kbgp or ~/.cache/kbgp)")
 	fs.StringVar(&o.kbgp, "kbgp", "", "kbgp binary for the kbgp-agent DUT (default: go build ./cmd/kbgp from the repository into a temporary directory)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -215,6 +217,16 @@ func orchestrate(ctx context.Context, args []string) error {
 			return fmt.Errorf("-kbgp: %w", err)
 		}
 	}
+	if slices.Contains(o.duts, "gobgp4") && o.gobgp4 == "" {
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			return fmt.Errorf("gobgp4: %w (or pass -gobgp4)", err)
+		}
+		fmt.Fprintf(os.Stderr, "rrbench: gobgp4 is %s@%s (built once into %s)\n", dut.GoBGP4Module, dut.GoBGP4Version, filepath.Join(cache, "kbgp"))
+		if o.gobgp4, err = dut.GoBGP4Binary(ctx, filepath.Join(cache, "kbgp")); err != nil {
+			return err
+		}
+	}
 	stamp := time.Now().UTC().Format("2006-01-02T150405Z")
 	if o.quick {
 		stamp += "-quick"
@@ -244,7 +256,7 @@ func orchestrate(ctx context.Context, args []string) error {
 				i++
 				a := &innerArgs{Scenario: j.scenario, DUT: d, N: j.n, Run: run, Shared: o.shared,
 					TableLimit: o.tableLimit, Quiet: o.quiet, Timeout: o.timeout,
-					Profile: o.profile && d == "kbgp", Churn: j.churn, KBGP: o.kbgp}
+					Profile: o.profile && d == "kbgp", Churn: j.churn, KBGP: o.kbgp, GoBGP4: o.gobgp4}
 				a.Dir = filepath.Join(runDir, fmt.Sprintf("%s-%d-%s-%d", j.scenario, j.n, d, run))
 				tag := fmt.Sprintf("[%d/%d %s n=%d %s run %d]", i, total, j.scenario, j.n, d, run)
 				fmt.Fprintf(os.Stderr, "%s start (load %s)\n", tag, loadAvg())

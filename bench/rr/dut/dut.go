@@ -38,6 +38,8 @@ type Setup struct {
 	Self string
 	// KBGP is the path of the kbgp binary (for kbgp-agent).
 	KBGP string
+	// GoBGP4 is the path of gobgpd v4 (for gobgp4, see GoBGP4Binary).
+	GoBGP4 string
 	// Port is the BGP port the DUT listens on; 0 means 179. Only
 	// kbgp-agent honours it (tests run it on loopback).
 	Port uint16
@@ -61,7 +63,7 @@ type DUT interface {
 }
 
 // Names lists the DUTs New knows, in the benchmark's interleaving order.
-var Names = []string{"kbgp", "kbgp-agent", "bird", "frr", "gobgp", "null"}
+var Names = []string{"kbgp", "kbgp-agent", "bird", "frr", "gobgp", "gobgp4", "null"}
 
 // New returns the DUT called name.
 func New(name string) (DUT, error) {
@@ -78,6 +80,8 @@ func New(name string) (DUT, error) {
 		return &frr{}, nil
 	case "gobgp":
 		return &gobgp{}, nil
+	case "gobgp4":
+		return &gobgp4{}, nil
 	}
 	return nil, fmt.Errorf("dut: unknown DUT %q (have %s)", name, strings.Join(Names, ", "))
 }
