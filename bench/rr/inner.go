@@ -39,6 +39,8 @@ type innerArgs struct {
 	KBGP string
 	// GoBGP4 is gobgpd v4 (gobgp4).
 	GoBGP4 string
+	// Speaker is cmd/kbgp-speaker (kbgp).
+	Speaker string
 }
 
 func (a *innerArgs) flags(fs *flag.FlagSet) {
@@ -55,6 +57,7 @@ func (a *innerArgs) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&a.Churn, "churn", false, "k8s: also run the churn phase (a second result)")
 	fs.StringVar(&a.KBGP, "kbgp", "", "kbgp-agent: the kbgp binary")
 	fs.StringVar(&a.GoBGP4, "gobgp4", "", "gobgp4: the gobgpd v4 binary")
+	fs.StringVar(&a.Speaker, "speaker", "", "kbgp: the kbgp-speaker binary (default: the speaker inside this binary)")
 }
 
 func (a *innerArgs) argv() []string {
@@ -72,6 +75,9 @@ func (a *innerArgs) argv() []string {
 	}
 	if a.GoBGP4 != "" {
 		v = append(v, "-gobgp4", a.GoBGP4)
+	}
+	if a.Speaker != "" {
+		v = append(v, "-speaker", a.Speaker)
 	}
 	return v
 }
@@ -143,7 +149,7 @@ func inner(ctx context.Context, a *innerArgs) (res []report.Result, err error) {
 	r := report.Result{Scenario: a.Scenario, DUT: a.DUT, N: a.N, Run: a.Run, Dir: a.Dir,
 		Sessions: len(w.Clients), Routes: w.Routes, Start: time.Now().UTC().Format(time.RFC3339)}
 	res = []report.Result{r}
-	setup := dut.Setup{Addr: scenario.DUTAddr, AS: scenario.AS, Clients: w.Peers(), Dir: a.Dir, Self: self, KBGP: a.KBGP, GoBGP4: a.GoBGP4, Profile: a.Profile, Debug: os.Getenv("RRBENCH_DEBUG") != ""}
+	setup := dut.Setup{Addr: scenario.DUTAddr, AS: scenario.AS, Clients: w.Peers(), Dir: a.Dir, Self: self, KBGP: a.KBGP, GoBGP4: a.GoBGP4, Speaker: a.Speaker, Profile: a.Profile, Debug: os.Getenv("RRBENCH_DEBUG") != ""}
 	if err := d.Start(ctx, setup); err != nil {
 		return res, err
 	}

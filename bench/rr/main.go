@@ -3,8 +3,9 @@
 // network namespace, against the same Go testers and monitors built on
 // kbgp's wire codec. See bench/README.md and docs/benchmarks.md.
 //
-// kbgp runs twice: "kbgp" is its speaker alone, run inside this binary;
-// "kbgp-agent" is `kbgp agent`, the product, built from the repository (or
+// kbgp runs twice: "kbgp" is its speaker alone, as its own small binary
+// (cmd/kbgp-speaker, built for each run, so that no harness library counts
+// in its memory); "kbgp-agent" is `kbgp agent`, the product, built from the repository (or
 // given with --kbgp) and configured through its file store with Calico
 // resources (dut.AgentStoreYAML). GoBGP runs twice too: "gobgp" is Debian's
 // gobgpd (3.10), "gobgp4" the newest release on the Go module proxy

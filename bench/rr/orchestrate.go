@@ -47,6 +47,7 @@ type options struct {
 	timeout    time.Duration
 	kbgp       string // the kbgp binary for kbgp-agent ("": build one)
 	gobgp4     string // gobgpd v4 for gobgp4 ("": build or reuse the cached one)
+	speaker    string // cmd/kbgp-speaker for kbgp (built for each run)
 	root       string // the repository
 }
 
@@ -217,6 +218,17 @@ func orchestrate(ctx context.Context, args []string) error {
 			return fmt.Errorf("-kbgp: %w", err)
 		}
 	}
+	if slices.Contains(o.duts, "kbgp") {
+		tmp, err := os.MkdirTemp("", "rrbench-speaker-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		o.speaker = filepath.Join(tmp, "kbgp-speaker")
+		if err := dut.BuildSpeaker(ctx, filepath.Join(o.root, "bench", "rr"), o.speaker); err != nil {
+			return err
+		}
+	}
 	if slices.Contains(o.duts, "gobgp4") && o.gobgp4 == "" {
 		cache, err := os.UserCacheDir()
 		if err != nil {
@@ -256,7 +268,7 @@ func orchestrate(ctx context.Context, args []string) error {
 				i++
 				a := &innerArgs{Scenario: j.scenario, DUT: d, N: j.n, Run: run, Shared: o.shared,
 					TableLimit: o.tableLimit, Quiet: o.quiet, Timeout: o.timeout,
-					Profile: o.profile && d == "kbgp", Churn: j.churn, KBGP: o.kbgp, GoBGP4: o.gobgp4}
+					Profile: o.profile && d == "kbgp", Churn: j.churn, KBGP: o.kbgp, GoBGP4: o.gobgp4, Speaker: o.speaker}
 				a.Dir = filepath.Join(runDir, fmt.Sprintf("%s-%d-%s-%d", j.scenario, j.n, d, run))
 				tag := fmt.Sprintf("[%d/%d %s n=%d %s run %d]", i, total, j.scenario, j.n, d, run)
 				fmt.Fprintf(os.Stderr, "%s start (load %s)\n", tag, loadAvg())

@@ -116,6 +116,17 @@ func BuildKBGP(ctx context.Context, root, out string) error {
 	return nil
 }
 
+// BuildSpeaker builds cmd/kbgp-speaker, the kbgp DUT, of the benchmark
+// module at benchDir into out.
+func BuildSpeaker(ctx context.Context, benchDir, out string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/kbgp-speaker")
+	cmd.Dir = benchDir
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("dut: building kbgp-speaker in %s: %v\n%s", benchDir, err, b)
+	}
+	return nil
+}
+
 // agent is `kbgp agent` with a file store under the run directory.
 type agent struct {
 	procs

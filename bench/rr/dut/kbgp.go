@@ -2,91 +2,13 @@ package dut
 
 import (
 	"context"
-	"fmt"
-	"net/netip"
-	"os"
-	"path/filepath"
-	"runtime/pprof"
-	"time"
 
-	"github.com/kbgp/kbgp/internal/bgp/fsm"
-	"github.com/kbgp/kbgp/internal/bgp/speaker"
-	"github.com/kbgp/kbgp/internal/bgp/wire"
-	"github.com/kbgp/kbgp/internal/rib"
+	"github.com/kbgp/kbgp/bench/rr/speakerdut"
 )
 
-// RunKBGP runs kbgp's speaker (internal/bgp/speaker) as the route reflector
-// until ctx ends: listening on cfg.Addr:179, cluster ID cfg.Addr, every
-// client a passive iBGP route-reflector client, no FIB. With cfg.Profile it
-// writes cpu.pprof (the whole run) and heap.pprof (at the end) there.
-func RunKBGP(ctx context.Context, cfg GoConfig) (err error) {
-	stopCPU := func() error { return nil }
-	if cfg.Profile != "" {
-		f, err := os.Create(filepath.Join(cfg.Profile, "cpu.pprof"))
-		if err != nil {
-			return fmt.Errorf("kbgp DUT: %w", err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return fmt.Errorf("kbgp DUT: %w", err)
-		}
-		stopCPU = func() error {
-			pprof.StopCPUProfile()
-			return f.Close()
-		}
-		defer stopCPU()
-	}
-	sp, err := speaker.New(ctx, speaker.Config{
-		LocalAS:  cfg.AS,
-		RouterID: cfg.Addr,
-		Listen:   []netip.AddrPort{cfg.listen()},
-		RIB:      rib.Options{ClusterID: cfg.Addr},
-	})
-	if err != nil {
-		return fmt.Errorf("kbgp DUT: %w", err)
-	}
-	defer sp.Close()
-	start := time.Now()
-	for _, c := range cfg.Clients {
-		pc := speaker.PeerConfig{
-			Session: fsm.Config{
-				PeerAddr: c,
-				PeerPort: cfg.Port,
-				PeerAS:   cfg.AS,
-				Passive:  true,
-				Families: []wire.Family{wire.IPv4Unicast},
-			},
-			// RFC 4456 §6: routes from a client are reflected to all other
-			// clients.
-			RRClient: true,
-		}
-		if err := sp.AddPeer(ctx, pc); err != nil {
-			return fmt.Errorf("kbgp DUT: add client %s: %w", c, err)
-		}
-	}
-	fmt.Fprintf(os.Stderr, "kbgp DUT: %d peers configured in %v\n", len(cfg.Clients), time.Since(start).Round(time.Millisecond))
-	<-ctx.Done()
-	if cfg.Profile != "" {
-		if err := stopCPU(); err != nil {
-			return fmt.Errorf("kbgp DUT: cpu profile: %w", err)
-		}
-		stopCPU = func() error { return nil }
-		// The RIB is still full here: the heap profile shows what holds it.
-		return writeHeap(filepath.Join(cfg.Profile, "heap.pprof"))
-	}
-	return nil
-}
-
-func writeHeap(path string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("kbgp DUT: %w", err)
-	}
-	defer f.Close()
-	// No runtime.GC first: on a large heap under load it takes seconds, and
-	// the profile's in-use numbers are as of the last GC anyway.
-	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
-		return fmt.Errorf("kbgp DUT: heap profile: %w", err)
-	}
-	return nil
+// RunKBGP runs kbgp's speaker as the route reflector until ctx ends (see
+// speakerdut.Run). The harness runs it as its own small binary,
+// cmd/kbgp-speaker, so that the DUT's memory is the speaker's alone.
+func RunKBGP(ctx context.Context, cfg GoConfig) error {
+	return speakerdut.Run(ctx, speakerdut.Config{Addr: cfg.Addr, AS: cfg.AS, Clients: cfg.Clients, Port: cfg.Port, Profile: cfg.Profile})
 }

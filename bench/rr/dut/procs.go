@@ -200,6 +200,9 @@ func (d *goDUT) Start(ctx context.Context, s Setup) error {
 	if err := writeFile(s.Dir, d.name+".json", string(cfg)); err != nil {
 		return err
 	}
+	if d.name == "kbgp" && s.Speaker != "" {
+		return d.start(s.Dir, d.name+".out", s.Speaker, path)
+	}
 	return d.start(s.Dir, d.name+".out", s.Self, d.sub, path)
 }
 
