@@ -53,7 +53,7 @@ func (a *innerArgs) flags(fs *flag.FlagSet) {
 	fs.IntVar(&a.TableLimit, "table-limit", 0, "use only the first prefixes of the table (0: all)")
 	fs.DurationVar(&a.Quiet, "quiet", 2*time.Second, "quiet period that ends a run")
 	fs.DurationVar(&a.Timeout, "timeout", 10*time.Minute, "give up after")
-	fs.BoolVar(&a.Profile, "profile", false, "kbgp: write CPU and heap profiles into dir")
+	fs.BoolVar(&a.Profile, "profile", false, "kbgp, kbgp-agent: write CPU and heap profiles into dir")
 	fs.BoolVar(&a.Churn, "churn", false, "k8s: also run the churn phase (a second result)")
 	fs.StringVar(&a.KBGP, "kbgp", "", "kbgp-agent: the kbgp binary")
 	fs.StringVar(&a.GoBGP4, "gobgp4", "", "gobgp4: the gobgpd v4 binary")

@@ -268,7 +268,7 @@ func orchestrate(ctx context.Context, args []string) error {
 				i++
 				a := &innerArgs{Scenario: j.scenario, DUT: d, N: j.n, Run: run, Shared: o.shared,
 					TableLimit: o.tableLimit, Quiet: o.quiet, Timeout: o.timeout,
-					Profile: o.profile && d == "kbgp", Churn: j.churn, KBGP: o.kbgp, GoBGP4: o.gobgp4, Speaker: o.speaker}
+					Profile: o.profile && (d == "kbgp" || d == "kbgp-agent"), Churn: j.churn, KBGP: o.kbgp, GoBGP4: o.gobgp4, Speaker: o.speaker}
 				a.Dir = filepath.Join(runDir, fmt.Sprintf("%s-%d-%s-%d", j.scenario, j.n, d, run))
 				tag := fmt.Sprintf("[%d/%d %s n=%d %s run %d]", i, total, j.scenario, j.n, d, run)
 				fmt.Fprintf(os.Stderr, "%s start (load %s)\n", tag, loadAvg())

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -26,6 +28,7 @@ func newAgentCmd() *cobra.Command {
 		listen                                         []string
 		logLevel, logFormat, socket, metricsAddr       string
 		servicesFile, secretsDir, secretsNS            string
+		cpuProfile, heapProfile                        string
 		dsf                                            datastoreFlags
 		fibProto                                       uint8
 		drain, noFIB                                   bool
@@ -77,6 +80,8 @@ BGPFilter, Node, IPPool).`,
 	f.StringVar(&servicesFile, "services", "", "JSON file listing the cluster's services and endpoints, re-read within a second of a change: the node originates the /32 of each externalTrafficPolicy Local service with a ready endpoint on it (default: no services)")
 	f.StringVar(&secretsDir, "secrets-dir", "", "directory of BGP password secrets laid out DIR/SECRET/KEY (a projected Secret volume works), re-read every second (default $KBGP_SECRETS_DIR, else "+defaultSecretsDir+"; with --datastore kubernetes the default is the Secrets of --secrets-namespace)")
 	f.StringVar(&secretsNS, "secrets-namespace", "", "with --datastore kubernetes: namespace whose Secrets hold BGP passwords (default $POD_NAMESPACE, else the service account's namespace, else "+k8s.DefaultNamespace+")")
+	f.StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile of the whole run to this file (go tool pprof), for performance investigations")
+	f.StringVar(&heapProfile, "heap-profile", "", "write a heap profile to this file on exit")
 	f.DurationVar(&connectRetry, "connect-retry", 0, "BGP ConnectRetry time (default 5s)")
 	f.DurationVar(&grHold, "graceful-restart-hold", 0, "after a restart, longest time to keep the adopted kernel routes untouched while sessions come back (default 2m)")
 
@@ -156,10 +161,46 @@ BGPFilter, Node, IPPool).`,
 		}
 		ctx, stop := signal.NotifyContext(ctx(cmd), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
+		stopProfiles, err := startProfiles(cpuProfile, heapProfile)
+		if err != nil {
+			return err
+		}
 		reportStatus(ctx, ds, node, a, opts.Logger)
-		return a.Run(ctx)
+		return errors.Join(a.Run(ctx), stopProfiles())
 	}
 	return cmd
+}
+
+// startProfiles starts a CPU profile into cpuPath (if set); the returned
+// function stops it and writes a heap profile into heapPath (if set).
+func startProfiles(cpuPath, heapPath string) (stop func() error, err error) {
+	var cpu *os.File
+	if cpuPath != "" {
+		if cpu, err = os.Create(cpuPath); err != nil {
+			return nil, fmt.Errorf("--cpu-profile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(cpu); err != nil {
+			cpu.Close()
+			return nil, fmt.Errorf("--cpu-profile: %w", err)
+		}
+	}
+	return func() error {
+		var errs []error
+		if cpu != nil {
+			pprof.StopCPUProfile()
+			errs = append(errs, cpu.Close())
+		}
+		if heapPath != "" {
+			f, err := os.Create(heapPath)
+			if err != nil {
+				return errors.Join(append(errs, fmt.Errorf("--heap-profile: %w", err))...)
+			}
+			// The in-use numbers are as of the last GC, as with any heap
+			// profile; no forced GC on exit.
+			errs = append(errs, pprof.Lookup("heap").WriteTo(f, 0), f.Close())
+		}
+		return errors.Join(errs...)
+	}, nil
 }
 
 func firstEnv(names ...string) string {

@@ -170,9 +170,13 @@ func (d *agent) Start(ctx context.Context, s Setup) error {
 	d.sock = filepath.Join(s.Dir, "kbgp.sock")
 	d.clients = len(s.Clients)
 	d.start = time.Now()
-	return d.procs.start(s.Dir, "kbgp-agent.out", s.KBGP, "agent", "--no-fib",
-		"--store", store, "--node-name", AgentNode, "--ip", s.Addr.String()+"/32", "--ip6", "none",
-		"--socket", d.sock)
+	args := []string{"agent", "--no-fib",
+		"--store", store, "--node-name", AgentNode, "--ip", s.Addr.String() + "/32", "--ip6", "none",
+		"--socket", d.sock}
+	if s.Profile {
+		args = append(args, "--cpu-profile", filepath.Join(s.Dir, "cpu.pprof"), "--heap-profile", filepath.Join(s.Dir, "heap.pprof"))
+	}
+	return d.procs.start(s.Dir, "kbgp-agent.out", s.KBGP, args...)
 }
 
 // Ready waits until the agent has compiled its resources and configured a

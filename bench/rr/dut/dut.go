@@ -47,7 +47,7 @@ type Setup struct {
 	// Port is the BGP port the DUT listens on; 0 means 179. Only
 	// kbgp-agent honours it (tests run it on loopback).
 	Port uint16
-	// Profile makes the kbgp DUT write a CPU profile and a heap profile
+	// Profile makes the kbgp and kbgp-agent DUTs write a CPU profile and a heap profile
 	// into Dir.
 	Profile bool
 	// Debug makes BIRD log everything (for looking into its timing).
