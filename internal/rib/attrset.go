@@ -1,22 +1,43 @@
 package rib
 
 import (
+	"bytes"
 	"encoding/binary"
+	"hash/maphash"
 	"net/netip"
 	"slices"
 
 	"github.com/kbgp/kbgp/internal/bgp/wire"
 )
 
-// AttrSet is an interned, immutable set of path attributes. Two routes with
-// equal attributes share one *AttrSet, so pointer equality is attribute
-// equality. Never modify Attrs or its slices.
+// AttrSet is an interned, immutable set of path attributes. Routes with
+// equal attributes normally share one *AttrSet, so pointer equality is a
+// cheap attribute equality test (the export changes of a Drain are
+// interned by their complete attributes). Rarely, a path's own set and a
+// complete set (see the package doc, Storage) hold equal attributes, so
+// pointers that differ do not prove that attributes differ. Never modify
+// Attrs or its slices.
 type AttrSet struct {
 	Attrs wire.Attrs
-	key   string
 	refs  int32
+	id    setID // the set's handle in its interner
+	next  setID // next set in the same hash chain (0: none)
+	// anyNH marks a path set, interned without its next hop (see
+	// interner.getPath): Attrs.NextHop is that of one of its paths.
+	anyNH bool
+	// shown is set when the set has been handed out of the RIB; before,
+	// a path set's next hop may still be changed (see RIB.completeSet).
+	shown bool
 	enc   *[2][]byte // cached encodings: [0] 2-octet AS, [1] 4-octet AS; allocated on first use
+	// Inline backing of a one-segment AS_PATH of up to inlineASNs AS
+	// numbers (most paths): the set is then one allocation. With them the
+	// struct fills the 416-byte size class.
+	seg [1]wire.ASPathSegment
+	asn [inlineASNs]uint32
 }
+
+// inlineASNs is the number of AS numbers an AttrSet stores inline.
+const inlineASNs = 8
 
 // Encoded returns the attribute bytes of the set as encoded by enc for a
 // session with (as4) or without 4-octet AS numbers, encoding at most once
@@ -42,40 +63,192 @@ func (s *AttrSet) Encoded(as4 bool, enc func(b []byte, a *wire.Attrs) ([]byte, e
 	return b, nil
 }
 
-// interner is a refcounted map of attribute sets keyed by their canonical
-// serialisation (appendKey). Lookups with a scratch key do not allocate.
+// setID is the handle of an interned attribute set: an index into
+// interner.sets. 0 is no set. Paths, Adj-RIB-Out records and FIB state hold
+// setIDs rather than pointers, so the memory holding them has no pointers
+// for the garbage collector to scan.
+type setID uint32
+
+// interner is a refcounted table of attribute sets. A set is found by the
+// hash of its canonical serialisation (appendKey) in a map of hash → first
+// handle of a collision chain; the serialisation itself is not stored (it
+// is recomputed to confirm a match), and neither the map nor the handles
+// hold pointers. Lookups do not allocate. Freed handles are reused; the
+// *AttrSet of a freed set is never reused (it may still be referenced by a
+// consumer of earlier Drain results).
 type interner struct {
-	m   map[string]*AttrSet
-	buf []byte
+	seed maphash.Seed
+	m    map[uint64]setID
+	sets []*AttrSet // index setID; [0] is always nil
+	free []setID
+	live int
+	buf  []byte
+	buf2 []byte
+	// testHash replaces the hash in tests (to force collisions).
+	testHash func([]byte) uint64
 }
 
-func (in *interner) init() { in.m = map[string]*AttrSet{} }
+func (in *interner) hash(key []byte) uint64 {
+	if in.testHash != nil {
+		return in.testHash(key)
+	}
+	return maphash.Bytes(in.seed, key)
+}
+
+func (in *interner) init() {
+	in.seed = maphash.MakeSeed()
+	in.m = map[uint64]setID{}
+	in.sets = []*AttrSet{nil}
+}
+
+// at returns the set with handle id.
+func (in *interner) at(id setID) *AttrSet { return in.sets[id] }
 
 // get returns the interned set equal to a, with one more reference. a is
 // deep-copied on a miss, so the caller may reuse it and its slices.
-func (in *interner) get(a *wire.Attrs) *AttrSet {
-	in.buf = appendKey(in.buf[:0], a)
-	if s, ok := in.m[string(in.buf)]; ok {
+func (in *interner) get(a *wire.Attrs) *AttrSet { return in.getFrom(a, nil) }
+
+// getFrom is get for attributes derived from the interned set from (an
+// export copy): slices of a that are from's own are shared, not copied
+// (interned sets are immutable, so sharing is safe).
+func (in *interner) getFrom(a *wire.Attrs, from *AttrSet) *AttrSet {
+	return in.intern(a, from, false)
+}
+
+// getPath returns the path set of a, with one more reference: the set
+// equal to a but for the next hop (which the path keeps itself). A new set
+// keeps a's next hop, so when all paths sharing it have one next hop, as
+// routes learned from a single peer, it is complete for them too (see
+// RIB.completeSet).
+func (in *interner) getPath(a *wire.Attrs) *AttrSet { return in.intern(a, nil, true) }
+
+func (in *interner) intern(a *wire.Attrs, from *AttrSet, anyNH bool) *AttrSet {
+	s, h := in.find(a, anyNH)
+	if s != nil {
 		s.refs++
 		return s
 	}
-	s := &AttrSet{Attrs: cloneAttrs(a), key: string(in.buf), refs: 1}
-	in.m[s.key] = s
+	s = &AttrSet{refs: 1, next: in.m[h], anyNH: anyNH}
+	s.fill(a, from)
+	if n := len(in.free); n > 0 {
+		s.id = in.free[n-1]
+		in.free = in.free[:n-1]
+		in.sets[s.id] = s
+	} else {
+		s.id = setID(len(in.sets))
+		in.sets = append(in.sets, s)
+	}
+	in.m[h] = s.id
+	in.live++
 	return s
 }
 
-// ref adds a reference to s.
-func (in *interner) ref(s *AttrSet) { s.refs++ }
+// find returns the interned set equal to a, or the path set when anyNH
+// (nil if there is none, without adding a reference), and the hash of its
+// key.
+func (in *interner) find(a *wire.Attrs, anyNH bool) (*AttrSet, uint64) {
+	in.buf = setKey(in.buf[:0], a, anyNH)
+	h := in.hash(in.buf)
+	for id := in.m[h]; id != 0; {
+		s := in.sets[id]
+		in.buf2 = setKey(in.buf2[:0], &s.Attrs, s.anyNH)
+		if bytes.Equal(in.buf, in.buf2) {
+			return s, h
+		}
+		id = s.next
+	}
+	return nil, h
+}
 
-// put drops a reference to s, freeing it with the last one.
-func (in *interner) put(s *AttrSet) {
-	if s == nil {
+// ref adds a reference to the set with handle id.
+func (in *interner) ref(id setID) { in.sets[id].refs++ }
+
+// put drops a reference to the set with handle id (0: none), freeing it
+// with the last one.
+func (in *interner) put(id setID) {
+	if id == 0 {
 		return
 	}
-	s.refs--
-	if s.refs <= 0 {
-		delete(in.m, s.key)
+	s := in.sets[id]
+	if s.refs--; s.refs > 0 {
+		return
 	}
+	in.buf = setKey(in.buf[:0], &s.Attrs, s.anyNH)
+	h := in.hash(in.buf)
+	if head := in.m[h]; head == id {
+		if s.next == 0 {
+			delete(in.m, h)
+		} else {
+			in.m[h] = s.next
+		}
+	} else {
+		for p := in.sets[head]; p != nil; p = in.sets[p.next] {
+			if p.next == id {
+				p.next = s.next
+				break
+			}
+		}
+	}
+	s.next = 0
+	in.sets[id] = nil
+	in.free = append(in.free, id)
+	in.live--
+	if in.live == 0 {
+		// Everything was released: give the handle table back too.
+		in.sets = []*AttrSet{nil}
+		in.free = nil
+	}
+}
+
+// fill sets s.Attrs to a deep copy of a that shares no memory with a,
+// except slices that are from's (see getFrom). A one-segment AS_PATH of up
+// to inlineASNs AS numbers is stored in s itself.
+func (s *AttrSet) fill(a *wire.Attrs, from *AttrSet) {
+	s.Attrs = *a
+	c := &s.Attrs
+	var f *wire.Attrs
+	if from != nil {
+		f = &from.Attrs
+	}
+	switch {
+	case f != nil && sameSlice(a.ASPath, f.ASPath):
+	case len(a.ASPath) == 1 && len(a.ASPath[0].ASNs) <= inlineASNs:
+		s.seg[0] = wire.ASPathSegment{Type: a.ASPath[0].Type}
+		if x := a.ASPath[0].ASNs; x != nil {
+			n := copy(s.asn[:], x)
+			s.seg[0].ASNs = s.asn[:n:n]
+		}
+		c.ASPath = s.seg[:1:1]
+	case a.ASPath != nil:
+		c.ASPath = cloneSegs(a.ASPath)
+	}
+	if a.AS4Path != nil && (f == nil || !sameSlice(a.AS4Path, f.AS4Path)) {
+		c.AS4Path = cloneSegs(a.AS4Path)
+	}
+	if f == nil || !sameSlice(a.Communities, f.Communities) {
+		c.Communities = slices.Clone(a.Communities)
+	}
+	if f == nil || !sameSlice(a.ClusterList, f.ClusterList) {
+		c.ClusterList = slices.Clone(a.ClusterList)
+	}
+	if f == nil || !sameSlice(a.ExtCommunities, f.ExtCommunities) {
+		c.ExtCommunities = slices.Clone(a.ExtCommunities)
+	}
+	if f == nil || !sameSlice(a.LargeCommunities, f.LargeCommunities) {
+		c.LargeCommunities = slices.Clone(a.LargeCommunities)
+	}
+	if a.Unknown != nil && (f == nil || !sameSlice(a.Unknown, f.Unknown)) {
+		c.Unknown = make([]wire.RawAttr, len(a.Unknown))
+		for i, u := range a.Unknown {
+			u.Value = slices.Clone(u.Value)
+			c.Unknown[i] = u
+		}
+	}
+}
+
+// sameSlice reports whether x and y are the same non-empty memory.
+func sameSlice[T any](x, y []T) bool {
+	return len(x) > 0 && len(x) == len(y) && &x[0] == &y[0]
 }
 
 // cloneAttrs deep-copies a, so the copy shares no memory with it (decoded
@@ -120,10 +293,20 @@ var keyTypes = [...]wire.AttrType{
 	wire.AttrAS4Path, wire.AttrAS4Aggregator, wire.AttrLargeCommunities,
 }
 
-// appendKey appends a canonical, injective serialisation of a: equal
-// attribute sets give equal keys and different ones different keys. It is
-// not the wire encoding (it needs no session options and never fails).
-func appendKey(b []byte, a *wire.Attrs) []byte {
+// setKey appends the interning key of a set: a kind byte and a's
+// serialisation, without the next hop for a path set (anyNH).
+func setKey(b []byte, a *wire.Attrs, anyNH bool) []byte {
+	if anyNH {
+		return appendKey(append(b, 1), a, false)
+	}
+	return appendKey(append(b, 0), a, true)
+}
+
+// appendKey appends a canonical, injective serialisation of a (without
+// the next hop unless withNH): equal attribute sets give equal keys and
+// different ones different keys. It is not the wire encoding (it needs no
+// session options and never fails).
+func appendKey(b []byte, a *wire.Attrs, withNH bool) []byte {
 	u32 := binary.BigEndian.AppendUint32
 	var present uint64
 	for i, t := range keyTypes {
@@ -143,7 +326,9 @@ func appendKey(b []byte, a *wire.Attrs) []byte {
 	}
 	// The next hop is keyed whether or not NEXT_HOP is present: IPv6 (MP)
 	// routes carry theirs in the field without the attribute.
-	b = appendAddrKey(b, a.NextHop)
+	if withNH {
+		b = appendAddrKey(b, a.NextHop)
+	}
 	if a.Has(wire.AttrMED) {
 		b = u32(b, a.MED)
 	}

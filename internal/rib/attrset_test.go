@@ -1,6 +1,8 @@
 package rib
 
 import (
+	"net/netip"
+	"reflect"
 	"testing"
 
 	"github.com/kbgp/kbgp/internal/bgp/wire"
@@ -62,11 +64,14 @@ func TestInternKeys(t *testing.T) {
 		}
 	}
 	for s := range seen {
-		in.put(s)
-		in.put(s)
+		if in.at(s.id) != s {
+			t.Errorf("%q: handle %d names another set", seen[s], s.id)
+		}
+		in.put(s.id)
+		in.put(s.id)
 	}
-	if len(in.m) != 0 {
-		t.Errorf("%d sets left after releasing all references", len(in.m))
+	if len(in.m) != 0 || in.live != 0 || len(in.sets) != 1 {
+		t.Errorf("%d hashes, %d sets, %d handles left after releasing all references", len(in.m), in.live, len(in.sets))
 	}
 }
 
@@ -82,5 +87,105 @@ func TestInternDoesNotAlias(t *testing.T) {
 	a.Unknown[0].Value[0] = 9
 	if s.Attrs.ASPath[0].ASNs[0] != 1 || s.Attrs.Communities[0] != 5 || s.Attrs.Unknown[0].Value[0] != 1 {
 		t.Errorf("interned set changed with the caller's buffers: %+v", s.Attrs)
+	}
+}
+
+// TestInternCopiesExactly checks that the interned copy equals its input
+// field by field, nil and empty slices included, whether the AS_PATH is
+// stored inline in the set or not, and that it shares no memory with it.
+func TestInternCopiesExactly(t *testing.T) {
+	long := make([]uint32, inlineASNs+1)
+	for i := range long {
+		long[i] = uint32(100 + i)
+	}
+	cases := []struct {
+		name   string
+		a      *wire.Attrs
+		inline bool // the AS_PATH lives in the set itself
+	}{
+		{"empty AS_PATH present", mkAttrs(nh("10.0.0.1")), false},
+		{"empty segment list, not nil", mkAttrs(nh("10.0.0.1"), func(a *wire.Attrs) { a.ASPath = []wire.ASPathSegment{} }), false},
+		{"one segment", mkAttrs(nh("10.0.0.1"), seq(1, 2, 3)), true},
+		{"one empty segment", mkAttrs(nh("10.0.0.1"), func(a *wire.Attrs) {
+			a.ASPath = []wire.ASPathSegment{{Type: wire.ASSequence, ASNs: []uint32{}}}
+		}), true},
+		{"one segment with nil ASNs", mkAttrs(nh("10.0.0.1"), func(a *wire.Attrs) {
+			a.ASPath = []wire.ASPathSegment{{Type: wire.ASSequence}}
+		}), true},
+		{"inline limit", mkAttrs(nh("10.0.0.1"), seq(long[:inlineASNs]...)), true},
+		{"longer than inline", mkAttrs(nh("10.0.0.1"), seq(long...)), false},
+		{"two segments", mkAttrs(nh("10.0.0.1"), seq(1, 2), set(3, 4)), false},
+		{"AS4_PATH", mkAttrs(nh("10.0.0.1"), seq(23456), func(a *wire.Attrs) {
+			a.AS4Path = []wire.ASPathSegment{{Type: wire.ASSequence, ASNs: []uint32{4200000000}}}
+			a.Set(wire.AttrAS4Path)
+		}), true},
+		{"everything", mkAttrs(nh("10.0.0.1"), seq(1), comm(5, 6), originator("1.1.1.1"), clusters("2.2.2.2"),
+			unknown(wire.FlagOptional|wire.FlagTransitive, 99, 7), func(a *wire.Attrs) {
+				a.ExtCommunities = []wire.ExtCommunity{{0, 2, 0, 0, 0, 0, 0, 1}}
+				a.Set(wire.AttrExtCommunities)
+				a.LargeCommunities = []wire.LargeCommunity{{GlobalAdmin: 1, LocalData1: 2, LocalData2: 3}}
+				a.Set(wire.AttrLargeCommunities)
+			}), true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var in interner
+			in.init()
+			s := in.get(tc.a)
+			if !reflect.DeepEqual(&s.Attrs, tc.a) {
+				t.Fatalf("interned %+v\nfrom      %+v", s.Attrs, *tc.a)
+			}
+			if got := len(s.Attrs.ASPath) > 0 && &s.Attrs.ASPath[0] == &s.seg[0]; got != tc.inline {
+				t.Errorf("AS_PATH inline: %v, want %v", got, tc.inline)
+			}
+			for i, seg := range tc.a.ASPath {
+				if len(seg.ASNs) > 0 && &seg.ASNs[0] == &s.Attrs.ASPath[i].ASNs[0] {
+					t.Errorf("segment %d shares memory with the input", i)
+				}
+			}
+			if len(tc.a.Communities) > 0 && &tc.a.Communities[0] == &s.Attrs.Communities[0] {
+				t.Error("communities share memory with the input")
+			}
+		})
+	}
+}
+
+// TestInternExportShares checks that an export copy made by getFrom shares
+// the slices it did not change with its source set, copies the ones it
+// did, and stays intact when the source set is freed.
+func TestInternExportShares(t *testing.T) {
+	var in interner
+	in.init()
+	src := in.get(mkAttrs(nh("10.0.0.1"), seq(1, 2), comm(5)))
+	o := src.Attrs
+	o.OriginatorID = ip("9.9.9.9")
+	o.Set(wire.AttrOriginatorID)
+	cl := []netip.Addr{ip("10.255.0.1")}
+	o.ClusterList = cl
+	o.Set(wire.AttrClusterList)
+	exp := in.getFrom(&o, src)
+	if exp == src {
+		t.Fatal("export copy interned to its source set")
+	}
+	if &exp.Attrs.ASPath[0] != &src.Attrs.ASPath[0] || &exp.Attrs.Communities[0] != &src.Attrs.Communities[0] {
+		t.Error("unchanged AS_PATH or communities copied, not shared")
+	}
+	if &exp.Attrs.ClusterList[0] == &cl[0] {
+		t.Error("CLUSTER_LIST (the caller's scratch) shared, not copied")
+	}
+	want := cloneAttrs(&exp.Attrs)
+	in.put(src.id)
+	if in.at(src.id) != nil {
+		t.Fatal("source set not freed")
+	}
+	// Reuse the freed handle for another set.
+	other := in.get(mkAttrs(nh("10.0.0.2"), seq(3)))
+	if !reflect.DeepEqual(exp.Attrs, want) || other.id != src.id {
+		t.Errorf("export copy changed after its source was freed (handle reused: %v): %+v", other.id == src.id, exp.Attrs)
+	}
+	// An equal export copy made from scratch finds the same set.
+	c := cloneAttrs(&want)
+	if in.get(&c) != exp {
+		t.Error("deep copy of the export set interned to a different set")
 	}
 }

@@ -65,11 +65,11 @@ func (r *RIB) features(fs []feat, ps []path) []feat {
 	fs = fs[:0]
 	for i := range ps {
 		p := &ps[i]
-		a := &p.attrs.Attrs
+		a := &r.intern.at(p.attrs).Attrs
 		src := r.peers[p.peer]
 		f := feat{
 			local:     p.peer == LocalPeer,
-			llgr:      isLLGRStale(p),
+			llgr:      isLLGRStale(p, a),
 			localPref: r.localPref,
 			pathLen:   asPathLen(a.ASPath),
 			origin:    a.Origin,
@@ -98,10 +98,10 @@ func (r *RIB) features(fs []feat, ps []path) []feat {
 			}
 			f.clusters = len(a.ClusterList)
 			switch {
-			case !a.NextHop.IsValid():
+			case !r.addrs.at(p.nh).IsValid():
 				f.eligible = false
 			case r.opts.IGPCost != nil:
-				f.cost, f.eligible = r.opts.IGPCost(a.NextHop)
+				f.cost, f.eligible = r.opts.IGPCost(r.addrs.at(p.nh))
 			}
 		}
 		fs = append(fs, f)
@@ -113,8 +113,8 @@ func (r *RIB) features(fs []feat, ps []path) []feat {
 // MarkLLGRStale) or received with the LLGR_STALE community from a helper
 // that keeps it (RFC 9494 §4.3: such routes are less preferred than any
 // other, whoever made them stale).
-func isLLGRStale(p *path) bool {
-	return p.flags&flagLLGRStale != 0 || hasCommunity(&p.attrs.Attrs, wire.CommunityLLGRStale)
+func isLLGRStale(p *path, a *wire.Attrs) bool {
+	return p.flags()&flagLLGRStale != 0 || hasCommunity(a, wire.CommunityLLGRStale)
 }
 
 // preCompare compares the steps that are plain orderings, before MED:

@@ -120,6 +120,7 @@ type scratch struct {
 	one    [1]int
 	nhs    []netip.Addr
 	imp    wire.Attrs
+	full   wire.Attrs
 	exp    wire.Attrs
 	segs   []wire.ASPathSegment
 	asns   []uint32
@@ -151,14 +152,14 @@ func (r *RIB) Drain() *Changes {
 	})
 	for _, f := range fams {
 		t := r.tables[f]
-		for _, e := range t.dirty {
-			// An entry is never deleted while dirty, so e.d is current.
-			if d := e.d; d.dirty {
-				d.dirty = false
-				r.process(t, e.pfx, d)
-				r.maybeDelete(t, e.pfx, d)
-			}
+		// An entry is never deleted while dirty, so e.id is current.
+		for _, e := range t.dirty4 {
+			r.processDirty(t, v4Prefix(e.key), t.at(e.id))
 		}
+		for _, e := range t.dirty {
+			r.processDirty(t, e.pfx, t.at(e.id))
+		}
+		t.dirty4 = reuse(t.dirty4)
 		t.dirty = reuse(t.dirty)
 	}
 	// The memo holds no references of its own: sets it names may be freed
@@ -182,13 +183,25 @@ func (r *RIB) Drain() *Changes {
 	return out
 }
 
-// bigBuffer is the capacity above which Drain's buffers are dropped rather
-// than reused, so a full-table load does not pin its output buffers.
-const bigBuffer = 1 << 12
+func (r *RIB) processDirty(t *table, pfx netip.Prefix, d *dest) {
+	if d.dirty() {
+		d.setFlag(destDirty, false)
+		r.process(t, pfx, d)
+		r.maybeDelete(t, pfx, d)
+	}
+}
 
-// reuse empties s for reuse, or drops it when it is big.
+// bigBuffer is the capacity above which Drain's buffers are dropped rather
+// than reused once a Drain used less than a quarter of them, so that a
+// full-table load does not pin its output buffers afterwards, while the
+// Drains of a sustained load reuse them rather than grow new ones each
+// time (their garbage is part of the peak memory).
+const bigBuffer = 1 << 14
+
+// reuse empties s (holding the last Drain's items) for reuse, or drops it
+// when it is big and was mostly unused.
 func reuse[T any](s []T) []T {
-	if cap(s) > bigBuffer {
+	if cap(s) > bigBuffer && len(s) < cap(s)/4 {
 		return nil
 	}
 	clear(s)
@@ -258,55 +271,78 @@ func (r *RIB) process(t *table, pfx netip.Prefix, d *dest) {
 	}
 }
 
+// nhID is the handle of an interned next-hop set (0: none).
+type nhID uint32
+
 // nhSet is an interned, immutable multipath next-hop set: prefixes with
-// the same next hops share one, so the FIB state costs 8 bytes per prefix.
+// the same next hops share one, so the FIB state costs 4 bytes per prefix.
 type nhSet struct {
 	addrs []netip.Addr
 	key   string
 	refs  int32
 }
 
-// nhInterner is the refcounted map of next-hop sets.
+// nhInterner is the refcounted table of next-hop sets: few sets (one per
+// distinct multipath next-hop list), many references.
 type nhInterner struct {
-	m   map[string]*nhSet
-	buf []byte
+	m    map[string]nhID
+	sets []*nhSet // index nhID; [0] is always nil
+	free []nhID
+	buf  []byte
 }
 
-func (in *nhInterner) get(addrs []netip.Addr) *nhSet {
+func (in *nhInterner) at(id nhID) *nhSet { return in.sets[id] }
+
+func (in *nhInterner) get(addrs []netip.Addr) nhID {
 	in.buf = in.buf[:0]
 	for _, a := range addrs {
 		in.buf = appendAddrKey(in.buf, a)
 	}
-	if s, ok := in.m[string(in.buf)]; ok {
-		s.refs++
-		return s
+	if id, ok := in.m[string(in.buf)]; ok {
+		in.sets[id].refs++
+		return id
 	}
 	if in.m == nil {
-		in.m = map[string]*nhSet{}
+		in.m = map[string]nhID{}
+		in.sets = []*nhSet{nil}
 	}
 	s := &nhSet{addrs: slices.Clone(addrs), key: string(in.buf), refs: 1}
-	in.m[s.key] = s
-	return s
+	var id nhID
+	if n := len(in.free); n > 0 {
+		id = in.free[n-1]
+		in.free = in.free[:n-1]
+		in.sets[id] = s
+	} else {
+		id = nhID(len(in.sets))
+		in.sets = append(in.sets, s)
+	}
+	in.m[s.key] = id
+	return id
 }
 
-func (in *nhInterner) put(s *nhSet) {
-	if s == nil {
+func (in *nhInterner) put(id nhID) {
+	if id == 0 {
 		return
 	}
-	s.refs--
-	if s.refs <= 0 {
+	s := in.sets[id]
+	if s.refs--; s.refs <= 0 {
 		delete(in.m, s.key)
+		in.sets[id] = nil
+		in.free = append(in.free, id)
 	}
 }
 
 // updateFIB reports the prefix's new multipath set if it changed.
 func (r *RIB) updateFIB(t *table, pfx netip.Prefix, d *dest, best int) {
 	if best < 0 {
-		if d.fibBest == nil {
+		if d.fibBest == 0 {
 			return
 		}
 		r.nh.put(d.fib)
-		d.fibBest, d.fib, d.fibLocal = nil, nil, false
+		r.intern.put(d.fibBest)
+		r.intern.put(d.fibSrc)
+		d.fibBest, d.fibSrc, d.fib = 0, 0, 0
+		d.setFlag(destFIBLocal, false)
 		r.out.FIB = append(r.out.FIB, FIBChange{Family: t.fam, Prefix: pfx})
 		return
 	}
@@ -322,7 +358,7 @@ func (r *RIB) updateFIB(t *table, pfx netip.Prefix, d *dest, best int) {
 		}
 	}
 	list := s.nhs[:0]
-	if nh := bp.attrs.Attrs.NextHop; nh.IsValid() {
+	if nh := r.addrs.at(bp.nh); nh.IsValid() {
 		list = append(list, nh)
 	}
 	if max > 1 && len(s.mp) > 1 {
@@ -337,26 +373,35 @@ func (r *RIB) updateFIB(t *table, pfx netip.Prefix, d *dest, best int) {
 			if i == best || (!r.opts.MultipathRelax && f.nbrAS != bf.nbrAS) {
 				continue
 			}
-			h := d.paths[i].attrs.Attrs.NextHop
+			h := r.addrs.at(d.paths[i].nh)
 			if h.IsValid() && !slices.Contains(list, h) {
 				list = append(list, h)
 			}
 		}
 	}
 	s.nhs = list
-	var set *nhSet
+	var set nhID
 	if len(list) > 0 {
 		set = r.nh.get(list)
 	}
-	if set == d.fib && d.fibBest == bp.attrs && d.fibLocal == bf.local {
+	// The complete set reported last has the next hop it was reported with.
+	if set == d.fib && d.fibSrc == bp.attrs && d.fibLocal() == bf.local && r.intern.at(d.fibBest).Attrs.NextHop == r.addrs.at(bp.nh) {
 		r.nh.put(set)
 		return
 	}
+	// The FIB state holds references to the complete set reported as Best
+	// and to the best path's own set, so that handle is not reused while it
+	// is compared with later best paths.
+	bset := r.completeSet(bp)
+	r.intern.ref(bp.attrs)
+	r.intern.put(d.fibBest)
+	r.intern.put(d.fibSrc)
 	r.nh.put(d.fib)
-	d.fib, d.fibBest, d.fibLocal = set, bp.attrs, bf.local
+	d.fib, d.fibBest, d.fibSrc = set, bset.id, bp.attrs
+	d.setFlag(destFIBLocal, bf.local)
 	var addrs []netip.Addr
-	if set != nil {
-		addrs = set.addrs
+	if set != 0 {
+		addrs = r.nh.at(set).addrs
 	}
-	r.out.FIB = append(r.out.FIB, FIBChange{Family: t.fam, Prefix: pfx, NextHops: addrs, Best: bp.attrs, Local: bf.local})
+	r.out.FIB = append(r.out.FIB, FIBChange{Family: t.fam, Prefix: pfx, NextHops: addrs, Best: bset, Local: bf.local})
 }

@@ -16,12 +16,12 @@ func (r *RIB) exportGroup(t *table, pfx netip.Prefix, d *dest, g *group, addPath
 	for _, i := range sel {
 		p := &d.paths[i]
 		set := r.exportAttrs(t.fam, pfx, g, p)
-		if set == nil {
+		if set == 0 {
 			continue
 		}
 		id := uint32(0)
 		if addPath {
-			id = p.localID
+			id = p.localID()
 		}
 		s.out = append(s.out, outEntry{attrs: set, src: p.peer, id: id, group: g.id})
 	}
@@ -51,9 +51,9 @@ func (r *RIB) exportGroup(t *table, pfx netip.Prefix, d *dest, g *group, addPath
 	d.out = d.out[:n]
 	for _, e := range s.out {
 		if i := slices.IndexFunc(s.old, func(o outEntry) bool { return o.id == e.id }); i < 0 {
-			change(ExportChange{Prefix: pfx, PathID: e.id, Attrs: e.attrs, Source: e.src})
+			change(ExportChange{Prefix: pfx, PathID: e.id, Attrs: r.intern.at(e.attrs), Source: e.src})
 		} else if o := s.old[i]; o.attrs != e.attrs || o.src != e.src {
-			change(ExportChange{Prefix: pfx, PathID: e.id, Attrs: e.attrs, Source: e.src, HadOld: true, OldSource: o.src})
+			change(ExportChange{Prefix: pfx, PathID: e.id, Attrs: r.intern.at(e.attrs), Source: e.src, HadOld: true, OldSource: o.src})
 		}
 		d.out = append(d.out, e)
 	}
@@ -71,17 +71,17 @@ func hasCommunity(a *wire.Attrs, c wire.Community) bool {
 
 // exportAttrs applies the export rules and attribute changes of update
 // group g to path p and returns the interned result (with a reference), or
-// nil when the path must not be sent to the group.
-func (r *RIB) exportAttrs(fam wire.Family, pfx netip.Prefix, g *group, p *path) *AttrSet {
+// 0 when the path must not be sent to the group.
+func (r *RIB) exportAttrs(fam wire.Family, pfx netip.Prefix, g *group, p *path) setID {
 	// Without an export policy the result depends only on the path's
 	// attribute set, flags and source and on the group, not on the prefix:
 	// memoise it for the rest of this Drain (many prefixes share a set).
 	var mk memoKey
 	memo := g.rep.cfg.Export.Func == nil
 	if memo {
-		mk = memoKey{in: p.attrs, src: p.peer, group: g.id, flags: p.flags, afi: fam.AFI}
+		mk = memoKey{in: p.attrs, nh: p.nh, src: p.peer, group: g.id, flags: p.flags(), afi: fam.AFI}
 		if out, ok := r.memo[mk]; ok {
-			if out != nil {
+			if out != 0 {
 				r.intern.ref(out)
 			}
 			return out
@@ -90,7 +90,7 @@ func (r *RIB) exportAttrs(fam wire.Family, pfx netip.Prefix, g *group, p *path) 
 	out := r.exportAttrsSlow(fam, pfx, g, p)
 	if memo {
 		if r.memo == nil {
-			r.memo = map[memoKey]*AttrSet{}
+			r.memo = map[memoKey]setID{}
 		}
 		r.memo[mk] = out
 	}
@@ -98,31 +98,33 @@ func (r *RIB) exportAttrs(fam wire.Family, pfx netip.Prefix, g *group, p *path) 
 }
 
 // memoKey identifies an export computation without policy within a Drain.
+// Neither it nor the memo's values hold pointers.
 type memoKey struct {
-	in    *AttrSet
+	in    setID
+	nh    addrID
 	src   PeerID
 	group GroupID
 	flags uint8
 	afi   wire.AFI
 }
 
-func (r *RIB) exportAttrsSlow(fam wire.Family, pfx netip.Prefix, g *group, p *path) *AttrSet {
-	a := &p.attrs.Attrs
+func (r *RIB) exportAttrsSlow(fam wire.Family, pfx netip.Prefix, g *group, p *path) setID {
+	a := &r.intern.at(p.attrs).Attrs
 	src := r.peers[p.peer]
 	// RFC 1997: NO_ADVERTISE "MUST NOT be advertised to other BGP peers";
 	// NO_EXPORT "MUST NOT be advertised outside a BGP confederation
 	// boundary"; NO_EXPORT_SUBCONFED "MUST NOT be advertised to external BGP
 	// peers". kbgp has no confederations, so both mean: not to eBGP.
 	if hasCommunity(a, wire.CommunityNoAdvertise) {
-		return nil
+		return 0
 	}
 	if !g.ibgp && (hasCommunity(a, wire.CommunityNoExport) || hasCommunity(a, wire.CommunityNoExportSubconfed)) {
-		return nil
+		return 0
 	}
 	// RFC 9494 §4.5: LLGR-stale routes are not advertised to a neighbor
 	// that did not advertise the LLGR capability.
-	if !g.llgr && isLLGRStale(p) {
-		return nil
+	if !g.llgr && isLLGRStale(p, a) {
+		return 0
 	}
 	reflect := false
 	if !src.local && src.ibgp() && g.ibgp {
@@ -132,13 +134,14 @@ func (r *RIB) exportAttrsSlow(fam wire.Family, pfx netip.Prefix, g *group, p *pa
 		// from a client, "Reflect to all the Non-Client peers and also to
 		// the Clients".
 		if !src.cfg.RRClient && !g.rr {
-			return nil
+			return 0
 		}
 		reflect = true
 	}
 	s := &r.scratch
 	o := &s.exp
 	*o = *a
+	o.NextHop = r.addrs.at(p.nh)
 	c := &g.rep.cfg
 	self := g.rep.self4
 	if fam.AFI == wire.AFIIPv6 {
@@ -197,7 +200,7 @@ func (r *RIB) exportAttrsSlow(fam wire.Family, pfx netip.Prefix, g *group, p *pa
 		}
 	}
 	if !o.NextHop.IsValid() {
-		return nil // no next hop to advertise (no local address for the family)
+		return 0 // no next hop to advertise (no local address for the family)
 	}
 	// NEXT_HOP carries IPv4 next hops of IPv4 routes; every other next hop
 	// travels in MP_REACH_NLRI (RFC 4760 §3, RFC 8950), which the speaker
@@ -225,11 +228,12 @@ func (r *RIB) exportAttrsSlow(fam wire.Family, pfx netip.Prefix, g *group, p *pa
 	if f := c.Export.Func; f != nil {
 		cp := cloneAttrs(o)
 		if !f(PolicyInput{Family: fam, Prefix: pfx, Peer: c, Source: &src.cfg}, &cp) {
-			return nil
+			return 0
 		}
-		return r.intern.get(&cp)
+		return r.intern.get(&cp).id
 	}
-	return r.intern.get(o)
+	// The copy shares what it did not change with the source set.
+	return r.intern.getFrom(o, r.intern.at(p.attrs)).id
 }
 
 // prepend returns segs with as prepended, in scratch memory (RFC 4271
@@ -265,7 +269,7 @@ func (r *RIB) AdjRIBOut(id PeerID, fam wire.Family, fn func(ExportChange) bool) 
 	for pfx, d := range t.all() {
 		for _, o := range d.out {
 			if o.group == p.group.id && o.src != id {
-				if !fn(ExportChange{Prefix: pfx, PathID: o.id, Attrs: o.attrs, Source: o.src}) {
+				if !fn(ExportChange{Prefix: pfx, PathID: o.id, Attrs: r.intern.at(o.attrs), Source: o.src}) {
 					return nil
 				}
 			}

@@ -9,12 +9,12 @@ package rib
 func (r *RIB) FIB(fn func(FIBChange) bool) {
 	for _, t := range r.tables {
 		for pfx, d := range t.all() {
-			if d.fibBest == nil {
+			if d.fibBest == 0 {
 				continue
 			}
-			c := FIBChange{Family: t.fam, Prefix: pfx, Best: d.fibBest, Local: d.fibLocal}
-			if d.fib != nil {
-				c.NextHops = d.fib.addrs
+			c := FIBChange{Family: t.fam, Prefix: pfx, Best: r.intern.at(d.fibBest), Local: d.fibLocal()}
+			if d.fib != 0 {
+				c.NextHops = r.nh.at(d.fib).addrs
 			}
 			if !fn(c) {
 				return

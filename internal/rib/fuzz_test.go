@@ -93,8 +93,8 @@ func runOps(t *testing.T, ops []byte) {
 		}
 		for p, d := range r.table(v4).all() {
 			var have []netip.Addr
-			if d.fib != nil {
-				have = d.fib.addrs
+			if d.fib != 0 {
+				have = r.nh.at(d.fib).addrs
 			}
 			if !slices.Equal(have, fib[p]) {
 				t.Fatalf("%v: FIB state %v, replayed %v", p, have, fib[p])
@@ -170,44 +170,86 @@ func runOps(t *testing.T, ops []byte) {
 }
 
 // checkRefs verifies every interned set's refcount equals the number of
-// paths and Adj-RIB-Out entries referring to it.
+// paths, Adj-RIB-Out entries and FIB states referring to it, that every
+// set is found under its own key, and the same for next-hop sets.
 func checkRefs(t *testing.T, r *RIB) {
 	t.Helper()
-	refs := map[*AttrSet]int32{}
+	refs := map[setID]int32{}
+	nrefs := map[nhID]int32{}
+	arefs := map[addrID]int32{}
 	for _, tb := range r.tables {
+		n := 0
 		for _, d := range tb.all() {
+			n += len(d.paths)
+		}
+		if n != tb.paths {
+			t.Fatalf("table %v counts %d paths, holds %d", tb.fam, tb.paths, n)
+		}
+		for pfx, d := range tb.all() {
+			if tb.get(pfx) != d || tb.at(d.id()) != d {
+				t.Fatalf("%v: entry handle %d does not lead back to the entry", pfx, d.id())
+			}
 			for _, p := range d.paths {
 				refs[p.attrs]++
+				arefs[p.nh]++
 			}
 			for _, o := range d.out {
 				refs[o.attrs]++
 			}
-		}
-	}
-	for k, s := range r.intern.m {
-		if s.key != k || refs[s] != s.refs {
-			t.Fatalf("attr set %p: refs %d, referenced %d times", s, s.refs, refs[s])
-		}
-		delete(refs, s)
-	}
-	for s := range refs {
-		t.Fatalf("attr set %p referenced but not interned", s)
-	}
-	nrefs := map[*nhSet]int32{}
-	for _, tb := range r.tables {
-		for _, d := range tb.all() {
-			if d.fib != nil {
+			if d.fibBest != 0 {
+				refs[d.fibBest]++
+				refs[d.fibSrc]++
+
+			}
+			if d.fib != 0 {
 				nrefs[d.fib]++
 			}
 		}
 	}
-	for k, s := range r.nh.m {
-		if s.key != k || nrefs[s] != s.refs {
-			t.Fatalf("next-hop set %v: refs %d, referenced %d times", s.addrs, s.refs, nrefs[s])
+	live := 0
+	for id, s := range r.intern.sets {
+		if s == nil {
+			continue
 		}
-		delete(nrefs, s)
+		live++
+		if s.id != setID(id) || refs[s.id] != s.refs {
+			t.Fatalf("attr set %d (%p): refs %d, referenced %d times", id, s, s.refs, refs[s.id])
+		}
+		c := cloneAttrs(&s.Attrs)
+		got := r.intern.get
+		if s.anyNH {
+			got = r.intern.getPath
+		}
+		if g := got(&c); g != s {
+			t.Fatalf("attr set %d: an equal copy interns to set %d", id, g.id)
+		}
+		r.intern.put(s.id)
+		delete(refs, s.id)
 	}
-	for s := range nrefs {
-		t.Fatalf("next-hop set %v referenced but not interned", s.addrs)
+	if live != r.intern.live {
+		t.Fatalf("interner counts %d live sets, holds %d", r.intern.live, live)
+	}
+	for id := range refs {
+		t.Fatalf("attr set %d referenced but not interned", id)
+	}
+	for k, id := range r.nh.m {
+		s := r.nh.at(id)
+		if s.key != k || nrefs[id] != s.refs {
+			t.Fatalf("next-hop set %v: refs %d, referenced %d times", s.addrs, s.refs, nrefs[id])
+		}
+		delete(nrefs, id)
+	}
+	for id := range nrefs {
+		t.Fatalf("next-hop set %d referenced but not interned", id)
+	}
+	delete(arefs, 0)
+	for a, id := range r.addrs.m {
+		if r.addrs.at(id) != a || arefs[id] != r.addrs.refs[id] {
+			t.Fatalf("next hop %v (%d): refs %d, referenced %d times", a, id, r.addrs.refs[id], arefs[id])
+		}
+		delete(arefs, id)
+	}
+	for id := range arefs {
+		t.Fatalf("next hop %d referenced but not in the table", id)
 	}
 }

@@ -27,7 +27,7 @@ func (r *RIB) MarkStale(id PeerID, fam wire.Family) (int, error) {
 	for _, d := range t.all() {
 		for i := range d.paths {
 			if d.paths[i].peer == id {
-				d.paths[i].flags |= flagStale
+				d.paths[i].setFlags(d.paths[i].flags() | flagStale)
 				n++
 			}
 		}
@@ -47,7 +47,7 @@ func (r *RIB) SweepStale(id PeerID, fam wire.Family) (int, error) {
 	if t == nil {
 		return 0, nil
 	}
-	return r.removePeerPaths(t, p, func(q *path) bool { return q.flags&(flagStale|flagLLGRStale) != 0 }), nil
+	return r.removePeerPaths(t, p, func(q *path) bool { return q.flags()&(flagStale|flagLLGRStale) != 0 }), nil
 }
 
 // MarkLLGRStale moves a peer's stale routes in a family to the long-lived
@@ -67,23 +67,24 @@ func (r *RIB) MarkLLGRStale(id PeerID, fam wire.Family) (moved, removed int, err
 		return 0, 0, nil
 	}
 	removed = r.removePeerPaths(t, p, func(q *path) bool {
-		return q.flags&flagStale != 0 && q.flags&flagLLGRStale == 0 && hasCommunity(&q.attrs.Attrs, wire.CommunityNoLLGR)
+		return q.flags()&flagStale != 0 && q.flags()&flagLLGRStale == 0 && hasCommunity(&r.intern.at(q.attrs).Attrs, wire.CommunityNoLLGR)
 	})
 	for pfx, d := range t.all() {
 		for i := range d.paths {
 			q := &d.paths[i]
-			if q.peer != id || q.flags&flagStale == 0 || q.flags&flagLLGRStale != 0 {
+			if q.peer != id || q.flags()&flagStale == 0 || q.flags()&flagLLGRStale != 0 {
 				continue
 			}
-			a := q.attrs.Attrs // shallow: Communities is replaced, not modified
+			a := r.intern.at(q.attrs).Attrs // shallow: Communities is replaced, not modified
 			if !hasCommunity(&a, wire.CommunityLLGRStale) {
 				a.Communities = append(slices.Clip(a.Communities), wire.CommunityLLGRStale)
 				a.Set(wire.AttrCommunities)
 			}
-			set := r.intern.get(&a)
+			a.NextHop = r.addrs.at(q.nh)
+			set := r.intern.getPath(&a)
 			r.intern.put(q.attrs)
-			q.attrs = set
-			q.flags |= flagLLGRStale
+			q.attrs = set.id
+			q.setFlags(q.flags() | flagLLGRStale)
 			moved++
 			r.markDirty(t, pfx, d)
 		}
@@ -102,16 +103,35 @@ func (r *RIB) Reevaluate() {
 	}
 }
 
+// routeAttrs returns the complete attributes of p (with its next hop): the
+// interned set if there is one (the best path's is, for the FIB state),
+// else a private copy.
+func (r *RIB) routeAttrs(p *path) *AttrSet {
+	if s := r.intern.at(p.attrs); s.Attrs.NextHop == r.addrs.at(p.nh) {
+		s.shown = true
+		return s
+	}
+	a := r.pathAttrs(p, &r.scratch.full)
+	if s, _ := r.intern.find(a, false); s != nil {
+		return s
+	}
+	s := &AttrSet{}
+	s.fill(a, nil)
+	return s
+}
+
 // Route describes one stored path, for inspection (CLI, tests).
 type Route struct {
 	Peer   PeerID
 	PathID uint32 // as received
 	// LocalPathID is the ADD-PATH path ID kbgp sends this path with.
 	LocalPathID uint32
-	Attrs       *AttrSet
-	Stale       bool
-	LLGRStale   bool
-	Best        bool
+	// Attrs are the path's attributes, next hop included. For the best
+	// path it is the set FIBChange.Best reported.
+	Attrs     *AttrSet
+	Stale     bool
+	LLGRStale bool
+	Best      bool
 }
 
 // Routes returns the paths of one prefix, best first, then in decision
@@ -151,8 +171,8 @@ func (r *RIB) Routes(fam wire.Family, prefix netip.Prefix) []Route {
 	for k, i := range order {
 		p := &d.paths[i]
 		out = append(out, Route{
-			Peer: p.peer, PathID: p.id, LocalPathID: p.localID, Attrs: p.attrs,
-			Stale: p.flags&flagStale != 0, LLGRStale: p.flags&flagLLGRStale != 0,
+			Peer: p.peer, PathID: p.id, LocalPathID: p.localID(), Attrs: r.routeAttrs(p),
+			Stale: p.flags()&flagStale != 0, LLGRStale: p.flags()&flagLLGRStale != 0,
 			Best: k == 0 && s.feats[i].eligible,
 		})
 	}

@@ -259,7 +259,7 @@ func differential(t *testing.T, seed uint64, prefixes int) {
 		if d := f.r.table(v4).get(p); d != nil {
 			for i := range d.paths {
 				if d.paths[i].peer != LocalPeer && rng.IntN(6) == 0 {
-					d.paths[i].flags |= flagLLGRStale
+					d.paths[i].setFlags(d.paths[i].flags() | flagLLGRStale)
 					for j := range ps {
 						if !ps[j].local && ps[j].peer == d.paths[i].peer && ps[j].pathID == d.paths[i].id {
 							ps[j].llgr = true

@@ -7,25 +7,43 @@ import (
 	"github.com/kbgp/kbgp/internal/bgp/wire"
 )
 
-// table is the Loc-RIB of one address family: prefix → entry. IPv4
-// prefixes are keyed by a uint64 (address << 8 | length), which makes the
-// map slot 16 instead of 40 bytes and the lookups cheaper; other prefixes
-// by netip.Prefix.
+// destID is the handle of a Loc-RIB entry in its table's slab.
+type destID uint32
+
+// destChunk is the number of entries per slab chunk. Chunks never move, so
+// a *dest stays valid while its entry lives.
+const destChunk = 1024
+
+// table is the Loc-RIB of one address family: prefix → entry. The entries
+// live in a slab of fixed-size chunks with a free list; the maps hold only
+// handles. IPv4 prefixes are keyed by a uint64 (address << 8 | length), so
+// the IPv4 map has no pointers at all and the garbage collector does not
+// scan it; other prefixes are keyed by netip.Prefix.
 type table struct {
-	fam   wire.Family
-	v4    map[uint64]*dest
-	other map[netip.Prefix]*dest
-	dirty []dirtyEntry
+	fam    wire.Family
+	v4     map[uint64]destID
+	other  map[netip.Prefix]destID
+	chunks []*[destChunk]dest
+	free   []destID
+	paths  int // stored paths
+	// The prefixes waiting for the next Drain: IPv4 ones by key (16
+	// pointer-free bytes an entry), others by prefix.
+	dirty4 []dirty4Entry
+	dirty  []dirtyEntry
 }
 
-// dirtyEntry is a prefix waiting for the next Drain.
+type dirty4Entry struct {
+	key uint64
+	id  destID
+}
+
 type dirtyEntry struct {
 	pfx netip.Prefix
-	d   *dest
+	id  destID
 }
 
 func newTable(f wire.Family) *table {
-	return &table{fam: f, v4: map[uint64]*dest{}, other: map[netip.Prefix]*dest{}}
+	return &table{fam: f, v4: map[uint64]destID{}, other: map[netip.Prefix]destID{}}
 }
 
 func v4Key(p netip.Prefix) (uint64, bool) {
@@ -41,27 +59,70 @@ func v4Prefix(k uint64) netip.Prefix {
 	return netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(k >> 32), byte(k >> 24), byte(k >> 16), byte(k >> 8)}), int(k&0xff))
 }
 
-func (t *table) get(p netip.Prefix) *dest {
+// at returns the entry with handle id.
+func (t *table) at(id destID) *dest { return &t.chunks[id/destChunk][id%destChunk] }
+
+func (t *table) lookup(p netip.Prefix) (destID, bool) {
 	if k, ok := v4Key(p); ok {
-		return t.v4[k]
+		id, ok := t.v4[k]
+		return id, ok
 	}
-	return t.other[p]
+	id, ok := t.other[p]
+	return id, ok
 }
 
-func (t *table) put(p netip.Prefix, d *dest) {
+// get returns the entry of p, or nil.
+func (t *table) get(p netip.Prefix) *dest {
+	if id, ok := t.lookup(p); ok {
+		return t.at(id)
+	}
+	return nil
+}
+
+// add creates the (empty) entry of p, which must not exist.
+func (t *table) add(p netip.Prefix) *dest {
+	var id destID
+	if t.len() >= maxDests {
+		panic("rib: more than a billion prefixes in one table") // memory runs out long before
+	}
+	if n := len(t.free); n > 0 {
+		id = t.free[n-1]
+		t.free = t.free[:n-1]
+	} else {
+		id = destID(len(t.chunks) * destChunk)
+		t.chunks = append(t.chunks, new([destChunk]dest))
+		for i := destChunk - 1; i > 0; i-- {
+			t.free = append(t.free, id+destID(i))
+		}
+	}
 	if k, ok := v4Key(p); ok {
-		t.v4[k] = d
+		t.v4[k] = id
+	} else {
+		t.other[p] = id
+	}
+	d := t.at(id)
+	d.bits = uint32(id)
+	return d
+}
+
+// del frees the entry of p.
+func (t *table) del(p netip.Prefix) {
+	id, ok := t.lookup(p)
+	if !ok {
 		return
 	}
-	t.other[p] = d
-}
-
-func (t *table) del(p netip.Prefix) {
 	if k, ok := v4Key(p); ok {
 		delete(t.v4, k)
+	} else {
+		delete(t.other, p)
+	}
+	*t.at(id) = dest{}
+	if t.len() == 0 {
+		// Empty: give the slab back rather than keep a full table's worth.
+		t.chunks, t.free = nil, nil
 		return
 	}
-	delete(t.other, p)
+	t.free = append(t.free, id)
 }
 
 func (t *table) len() int { return len(t.v4) + len(t.other) }
@@ -69,13 +130,13 @@ func (t *table) len() int { return len(t.v4) + len(t.other) }
 // all iterates over the entries; deleting the current entry is allowed.
 func (t *table) all() iter.Seq2[netip.Prefix, *dest] {
 	return func(yield func(netip.Prefix, *dest) bool) {
-		for k, d := range t.v4 {
-			if !yield(v4Prefix(k), d) {
+		for k, id := range t.v4 {
+			if !yield(v4Prefix(k), t.at(id)) {
 				return
 			}
 		}
-		for p, d := range t.other {
-			if !yield(p, d) {
+		for p, id := range t.other {
+			if !yield(p, t.at(id)) {
 				return
 			}
 		}

@@ -14,43 +14,86 @@ const (
 	flagLLGRStale                   // LLGR stale (RFC 9494 §4.3)
 )
 
-// path is one route to a prefix: an entry of some peer's Adj-RIB-In.
+// path is one route to a prefix: an entry of some peer's Adj-RIB-In. It
+// holds no pointers (20 bytes). Its attribute set is interned without the
+// next hop, which the path holds itself (see addrTable).
 type path struct {
-	attrs   *AttrSet
-	peer    PeerID
-	id      uint32 // path ID as received (0 without ADD-PATH receive)
-	localID uint32 // our ADD-PATH path ID for this path, stable for its life
-	flags   uint8
+	attrs setID  // without NextHop
+	nh    addrID // the next hop
+	peer  PeerID
+	id    uint32 // path ID as received (0 without ADD-PATH receive)
+	// lid is our ADD-PATH path ID for this path, stable for its life, in
+	// the low 30 bits (IDs count up from 1 among a prefix's paths), and
+	// the state flags in the top 2 bits.
+	lid uint32
 }
 
-// outEntry is one path of one update group's Adj-RIB-Out.
+const (
+	flagShift = 30
+	lidMask   = 1<<flagShift - 1
+)
+
+func (p *path) localID() uint32 { return p.lid & lidMask }
+func (p *path) flags() uint8    { return uint8(p.lid >> flagShift) }
+func (p *path) setFlags(f uint8) {
+	p.lid = p.lid&lidMask | uint32(f)<<flagShift
+}
+
+// outEntry is one path of one update group's Adj-RIB-Out. It holds no
+// pointers (16 bytes).
 type outEntry struct {
-	attrs *AttrSet
+	attrs setID
 	src   PeerID
 	id    uint32 // ADD-PATH path ID sent (0 without ADD-PATH)
 	group GroupID
 }
 
-// dest is the Loc-RIB entry of one prefix.
+// dest is the Loc-RIB entry of one prefix, stored in its table's slab. Its
+// only pointers are the two slices, whose contents are pointer-free.
 type dest struct {
-	paths    []path
-	out      []outEntry
-	fib      *nhSet   // next hops last reported to the FIB (refcounted)
-	fibBest  *AttrSet // best path's attributes last reported (not refcounted: only compared)
-	fibLocal bool
-	dirty    bool
+	paths   []path
+	out     []outEntry
+	fib     nhID  // next hops last reported to the FIB (refcounted)
+	fibBest setID // best path's complete attributes last reported (refcounted)
+	fibSrc  setID // the best path's own set (refcounted, compared)
+	// bits holds the entry's own handle (low 30 bits) and the dirty and
+	// fibLocal flags, so that an entry is 64 bytes.
+	bits uint32
+}
+
+const (
+	destDirty    = 1 << 31
+	destFIBLocal = 1 << 30
+	destIDMask   = destFIBLocal - 1
+	// maxDests bounds the entries of a table (a billion prefixes).
+	maxDests = destIDMask + 1
+)
+
+func (d *dest) id() destID     { return destID(d.bits & destIDMask) }
+func (d *dest) dirty() bool    { return d.bits&destDirty != 0 }
+func (d *dest) fibLocal() bool { return d.bits&destFIBLocal != 0 }
+func (d *dest) setFlag(f uint32, on bool) {
+	if on {
+		d.bits |= f
+	} else {
+		d.bits &^= f
+	}
 }
 
 func (r *RIB) markDirty(t *table, pfx netip.Prefix, d *dest) {
-	if !d.dirty {
-		d.dirty = true
-		t.dirty = append(t.dirty, dirtyEntry{pfx, d})
+	if !d.dirty() {
+		d.setFlag(destDirty, true)
+		if k, ok := v4Key(pfx); ok {
+			t.dirty4 = append(t.dirty4, dirty4Entry{k, d.id()})
+		} else {
+			t.dirty = append(t.dirty, dirtyEntry{pfx, d.id()})
+		}
 	}
 }
 
 // maybeDelete frees the entry of a prefix with nothing left in it.
 func (r *RIB) maybeDelete(t *table, pfx netip.Prefix, d *dest) {
-	if len(d.paths) == 0 && len(d.out) == 0 && d.fibBest == nil && !d.dirty {
+	if len(d.paths) == 0 && len(d.out) == 0 && d.fibBest == 0 && !d.dirty() {
 		t.del(pfx)
 	}
 }
@@ -110,7 +153,8 @@ func (r *RIB) Update(id PeerID, fam wire.Family, nlri []wire.NLRI, attrs *wire.A
 		a.Clear(wire.AttrClusterList)
 		a.ClusterList = nil
 	}
-	var shared *AttrSet // interned once when there is no import policy
+	var shared setID // interned once when there is no import policy
+	var sharedNH addrID
 	for _, n := range nlri {
 		n.Prefix = n.Prefix.Masked() // wire masks; be safe with other callers
 		pid := uint32(0)
@@ -121,22 +165,24 @@ func (r *RIB) Update(id PeerID, fam wire.Family, nlri []wire.NLRI, attrs *wire.A
 		if why == Accepted && !prefixInFamily(n.Prefix, fam) {
 			why = InvalidPrefix
 		}
-		var set *AttrSet
+		var set setID
+		var nh addrID
 		if why == Accepted {
 			if p.cfg.Import.Func != nil {
 				c := cloneAttrs(a)
 				if p.cfg.Import.Func(PolicyInput{Family: fam, Prefix: n.Prefix, Peer: &p.cfg}, &c) {
-					set = r.intern.get(&c)
+					set, nh = r.internPath(&c)
 				} else {
 					why = PolicyReject
 				}
 			} else {
-				if shared == nil {
-					shared = r.intern.get(a)
+				if shared == 0 {
+					shared, sharedNH = r.internPath(a)
 				} else {
 					r.intern.ref(shared)
+					r.addrs.ref(sharedNH)
 				}
-				set = shared
+				set, nh = shared, sharedNH
 			}
 		}
 		if why != Accepted {
@@ -147,9 +193,42 @@ func (r *RIB) Update(id PeerID, fam wire.Family, nlri []wire.NLRI, attrs *wire.A
 			r.removePath(t, n.Prefix, id, pid)
 			continue
 		}
-		r.setPath(t, n.Prefix, id, pid, set)
+		r.setPath(t, n.Prefix, id, pid, set, nh)
 	}
 	return rejected, first, nil
+}
+
+// internPath interns a path's attributes: the path set (without the next
+// hop) and the next hop, each with a reference.
+func (r *RIB) internPath(a *wire.Attrs) (setID, addrID) {
+	return r.intern.getPath(a).id, r.addrs.get(a.NextHop)
+}
+
+// completeSet returns p's complete attribute set, next hop included, with
+// a reference, to hand out: its path set itself when that has p's next hop
+// (the usual case for routes learned from one peer) or has not been handed
+// out yet (its next hop is then only one of its paths', and becomes p's),
+// else the set interned from the path set with p's next hop.
+func (r *RIB) completeSet(p *path) *AttrSet {
+	s := r.intern.at(p.attrs)
+	nh := r.addrs.at(p.nh)
+	if !s.shown {
+		s.Attrs.NextHop = nh
+	}
+	if s.Attrs.NextHop == nh {
+		s.refs++
+		s.shown = true
+		return s
+	}
+	return r.intern.getFrom(r.pathAttrs(p, &r.scratch.full), s)
+}
+
+// pathAttrs returns p's attributes with its next hop in *dst (shallow: the
+// slices are the interned set's).
+func (r *RIB) pathAttrs(p *path, dst *wire.Attrs) *wire.Attrs {
+	*dst = r.intern.at(p.attrs).Attrs
+	dst.NextHop = r.addrs.at(p.nh)
+	return dst
 }
 
 func prefixInFamily(p netip.Prefix, f wire.Family) bool {
@@ -246,7 +325,8 @@ func (r *RIB) Originate(fam wire.Family, prefix netip.Prefix, pathID uint32, att
 	// AS_PATH attribute in all UPDATE messages sent to BGP speakers located
 	// in its own autonomous system": the attribute is present, if empty.
 	a.Set(wire.AttrASPath)
-	r.setPath(r.table(fam), prefix, LocalPeer, pathID, r.intern.get(&a))
+	set, nh := r.internPath(&a)
+	r.setPath(r.table(fam), prefix, LocalPeer, pathID, set, nh)
 	return nil
 }
 
@@ -258,33 +338,47 @@ func (r *RIB) Unoriginate(fam wire.Family, prefix netip.Prefix, pathID uint32) {
 }
 
 // setPath stores a path, taking over the caller's reference to set.
-func (r *RIB) setPath(t *table, pfx netip.Prefix, peer PeerID, id uint32, set *AttrSet) {
+func (r *RIB) setPath(t *table, pfx netip.Prefix, peer PeerID, id uint32, set setID, nh addrID) {
 	d := t.get(pfx)
 	if d == nil {
-		d = &dest{}
-		t.put(pfx, d)
+		d = t.add(pfx)
 	}
 	for i := range d.paths {
 		p := &d.paths[i]
 		if p.peer == peer && p.id == id {
-			if p.attrs == set && p.flags == 0 {
+			if p.attrs == set && p.nh == nh && p.flags() == 0 {
 				r.intern.put(set) // unchanged re-announcement
+				r.addrs.put(nh)
 				return
 			}
 			r.intern.put(p.attrs)
-			p.attrs = set
-			p.flags = 0
+			r.addrs.put(p.nh)
+			p.attrs, p.nh = set, nh
+			p.setFlags(0)
 			r.markDirty(t, pfx, d)
 			return
 		}
 	}
 	if len(d.paths) == cap(d.paths) {
-		// Grow by one or two, not by doubling: most prefixes have few paths.
-		n := make([]path, len(d.paths), len(d.paths)+1+len(d.paths)/4)
+		var c int
+		switch {
+		case len(d.paths) == 0:
+			// A new prefix gets room for the table's average number of
+			// paths per prefix (up to 4): a full table learned from several
+			// peers then takes one allocation per prefix, not one per path,
+			// and a table of single-path prefixes still 24 bytes.
+			c = min(4, max(1, (t.paths+t.len()-1)/t.len()))
+		case len(d.paths) < 4:
+			c = 2 * len(d.paths) // fills the 48- and 80-byte size classes
+		default:
+			c = len(d.paths) + 1 + len(d.paths)/4 // most prefixes have few paths
+		}
+		n := make([]path, len(d.paths), c)
 		copy(n, d.paths)
 		d.paths = n
 	}
-	d.paths = append(d.paths, path{attrs: set, peer: peer, id: id, localID: freeLocalID(d.paths)})
+	d.paths = append(d.paths, path{attrs: set, nh: nh, peer: peer, id: id, lid: freeLocalID(d.paths)})
+	t.paths++
 	r.markDirty(t, pfx, d)
 }
 
@@ -296,7 +390,7 @@ func freeLocalID(ps []path) uint32 {
 	for id := uint32(1); ; id++ {
 		used := false
 		for i := range ps {
-			if ps[i].localID == id {
+			if ps[i].localID() == id {
 				used = true
 				break
 			}
@@ -315,7 +409,9 @@ func (r *RIB) removePath(t *table, pfx netip.Prefix, peer PeerID, id uint32) {
 	for i := range d.paths {
 		if d.paths[i].peer == peer && d.paths[i].id == id {
 			r.intern.put(d.paths[i].attrs)
+			r.addrs.put(d.paths[i].nh)
 			d.paths = slices.Delete(d.paths, i, i+1)
+			t.paths--
 			r.markDirty(t, pfx, d)
 			return
 		}
@@ -331,6 +427,7 @@ func (r *RIB) removePeerPaths(t *table, p *peer, drop func(*path) bool) int {
 			q := &d.paths[i]
 			if q.peer == p.id && drop(q) {
 				r.intern.put(q.attrs)
+				r.addrs.put(q.nh)
 				n++
 				continue
 			}
@@ -338,6 +435,7 @@ func (r *RIB) removePeerPaths(t *table, p *peer, drop func(*path) bool) int {
 			k++
 		}
 		if k != len(d.paths) {
+			t.paths -= len(d.paths) - k
 			clear(d.paths[k:])
 			d.paths = d.paths[:k]
 			r.markDirty(t, pfx, d)
