@@ -162,8 +162,12 @@ func (r *RIB) Drain() *Changes {
 		t.dirty4 = reuse(t.dirty4)
 		t.dirty = reuse(t.dirty)
 	}
-	// The memo holds no references of its own: sets it names may be freed
-	// once the Drain is over.
+	// The memo holds one reference on each set it names (a read-only export
+	// policy may reject a memoised set for one prefix and drop the caller's
+	// reference at once); release them.
+	for _, id := range r.memo {
+		r.intern.put(id)
+	}
 	if len(r.memo) > bigBuffer {
 		r.memo = nil
 	} else {

@@ -73,26 +73,39 @@ func hasCommunity(a *wire.Attrs, c wire.Community) bool {
 // group g to path p and returns the interned result (with a reference), or
 // 0 when the path must not be sent to the group.
 func (r *RIB) exportAttrs(fam wire.Family, pfx netip.Prefix, g *group, p *path) setID {
-	// Without an export policy the result depends only on the path's
-	// attribute set, flags and source and on the group, not on the prefix:
-	// memoise it for the rest of this Drain (many prefixes share a set).
+	// Without an export policy, or with a read-only one applied afterwards,
+	// the computed attributes depend only on the path's attribute set,
+	// next hop, flags and source and on the group, not on the prefix:
+	// memoise them for the rest of this Drain (many prefixes share a set).
+	pol := &g.rep.cfg.Export
+	memo := pol.Func == nil || pol.ReadOnly
+	var out setID
+	hit := false
 	var mk memoKey
-	memo := g.rep.cfg.Export.Func == nil
 	if memo {
 		mk = memoKey{in: p.attrs, nh: p.nh, src: p.peer, group: g.id, flags: p.flags(), afi: fam.AFI}
-		if out, ok := r.memo[mk]; ok {
-			if out != 0 {
-				r.intern.ref(out)
-			}
-			return out
+		if out, hit = r.memo[mk]; hit && out != 0 {
+			r.intern.ref(out)
 		}
 	}
-	out := r.exportAttrsSlow(fam, pfx, g, p)
-	if memo {
-		if r.memo == nil {
-			r.memo = map[memoKey]setID{}
+	if !hit {
+		out = r.exportAttrsSlow(fam, pfx, g, p)
+		if memo {
+			if r.memo == nil {
+				r.memo = map[memoKey]setID{}
+			}
+			r.memo[mk] = out
+			if out != 0 {
+				r.intern.ref(out) // the memo's own reference
+			}
 		}
-		r.memo[mk] = out
+	}
+	if out != 0 && pol.Func != nil && pol.ReadOnly {
+		src := r.peers[p.peer]
+		if !pol.Func(PolicyInput{Family: fam, Prefix: pfx, Peer: &g.rep.cfg, Source: &src.cfg}, &r.intern.at(out).Attrs) {
+			r.intern.put(out)
+			return 0
+		}
 	}
 	return out
 }
@@ -225,7 +238,7 @@ func (r *RIB) exportAttrsSlow(fam wire.Family, pfx netip.Prefix, g *group, p *pa
 		}
 		o.Unknown = s.unk
 	}
-	if f := c.Export.Func; f != nil {
+	if f := c.Export.Func; f != nil && !c.Export.ReadOnly {
 		cp := cloneAttrs(o)
 		if !f(PolicyInput{Family: fam, Prefix: pfx, Peer: c, Source: &src.cfg}, &cp) {
 			return 0

@@ -68,6 +68,12 @@ type PolicyFunc func(in PolicyInput, attrs *wire.Attrs) (accept bool)
 type Policy struct {
 	Name string
 	Func PolicyFunc
+	// ReadOnly promises that Func only accepts or rejects and never
+	// modifies the attributes it is given. The RIB then calls it on shared
+	// attributes instead of a private copy: imports intern one set per
+	// UPDATE and exports are memoised per attribute set, as without a
+	// policy. A Func that modifies attributes must leave it false.
+	ReadOnly bool
 }
 
 // PeerConfig is the configured, session-independent part of a peer.

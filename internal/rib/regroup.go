@@ -13,17 +13,18 @@ package rib
 // no two groups end up with the same key. Otherwise it changes nothing and
 // returns false: the caller moves those peers some other way (the speaker
 // resets their sessions). Peers that are down only have their
-// configuration changed; they join a group when they come up. The policy
-// functions are not changed (the speaker's are indirections that it swaps
-// itself). names maps peers to their new Export.Name.
-func (r *RIB) RenameExportPolicies(names map[PeerID]string) bool {
+// configuration changed; they join a group when they come up. pols maps
+// peers to their new export policy; only Name and ReadOnly are taken, the
+// function stays (the speaker's are indirections that it swaps itself).
+func (r *RIB) RenameExportPolicies(pols map[PeerID]Policy) bool {
 	type plan struct {
-		g    *group
-		name string
+		g   *group
+		pol Policy
 	}
 	var plans []plan
-	seen := map[*group]string{}
-	for id, name := range names {
+	seen := map[*group]Policy{}
+	same := func(a, b Policy) bool { return a.Name == b.Name && a.ReadOnly == b.ReadOnly }
+	for id, pol := range pols {
 		p, err := r.peerByID(id)
 		if err != nil {
 			return false
@@ -33,26 +34,26 @@ func (r *RIB) RenameExportPolicies(names map[PeerID]string) bool {
 			continue
 		}
 		if n, ok := seen[g]; ok {
-			if n != name {
+			if !same(n, pol) {
 				return false
 			}
 			continue
 		}
-		seen[g] = name
+		seen[g] = pol
 		for _, m := range g.members {
-			if n, ok := names[m]; !ok || n != name {
+			if n, ok := pols[m]; !ok || !same(n, pol) {
 				return false
 			}
 		}
-		plans = append(plans, plan{g, name})
+		plans = append(plans, plan{g, pol})
 	}
 	// Compute the new keys with the new names in place, and restore them
 	// if any key collides.
-	old := make(map[PeerID]string, len(names))
-	for id, name := range names {
+	old := make(map[PeerID]Policy, len(pols))
+	for id, pol := range pols {
 		p := r.peers[id]
-		old[id] = p.cfg.Export.Name
-		p.cfg.Export.Name = name
+		old[id] = p.cfg.Export
+		p.cfg.Export.Name, p.cfg.Export.ReadOnly = pol.Name, pol.ReadOnly
 	}
 	renamed := func(g *group) bool { _, ok := seen[g]; return ok }
 	keys := make([]groupKey, len(plans))
@@ -67,8 +68,8 @@ func (r *RIB) RenameExportPolicies(names map[PeerID]string) bool {
 		keys[i], taken[k] = k, true
 	}
 	if !ok {
-		for id, name := range old {
-			r.peers[id].cfg.Export.Name = name
+		for id, pol := range old {
+			r.peers[id].cfg.Export = pol
 		}
 		return false
 	}
@@ -90,25 +91,38 @@ func (r *RIB) RenameExportPolicies(names map[PeerID]string) bool {
 	return true
 }
 
-// MoveExport gives one peer a new export policy name and, when it is
+// MoveExport gives one peer a new export policy (Name and ReadOnly; the
+// function stays) and, when it is
 // established, moves it to the update group of peers with that export
 // behaviour (created if there is none). existed reports that the group
 // was there before: the caller then sends the peer the group's Adj-RIB-Out
 // (AdjRIBOut); a new group's is computed by the next Drain, which reports
 // it as changes for its members. Either way the caller withdraws what the
 // peer had been sent and the new group does not advertise.
-func (r *RIB) MoveExport(id PeerID, name string) (existed bool, err error) {
+func (r *RIB) MoveExport(id PeerID, pol Policy) (existed bool, err error) {
 	p, err := r.peerByID(id)
 	if err != nil {
 		return false, err
 	}
 	if !p.up {
-		p.cfg.Export.Name = name
+		p.cfg.Export.Name, p.cfg.Export.ReadOnly = pol.Name, pol.ReadOnly
 		return false, nil
 	}
 	r.leaveGroup(p)
-	p.cfg.Export.Name = name
+	p.cfg.Export.Name, p.cfg.Export.ReadOnly = pol.Name, pol.ReadOnly
 	existed = r.keyGroup[exportKey(p)] != nil
 	r.joinGroup(p)
 	return existed, nil
+}
+
+// SetImportReadOnly changes whether a peer's import policy is read-only
+// (Policy.ReadOnly) in place, as the speaker swaps the policy function
+// behind it: a rule that starts or stops modifying attributes.
+func (r *RIB) SetImportReadOnly(id PeerID, ro bool) error {
+	p, err := r.peerByID(id)
+	if err != nil {
+		return err
+	}
+	p.cfg.Import.ReadOnly = ro
+	return nil
 }

@@ -32,10 +32,10 @@ func TestRenameExportPolicies(t *testing.T) {
 	}
 
 	// Splitting a's group, or merging it into c's, is refused.
-	for _, names := range []map[PeerID]string{
-		{f.id("a"): "h3"},
-		{f.id("a"): "h3", f.id("b"): "h4"},
-		{f.id("a"): "h2", f.id("b"): "h2"},
+	for _, names := range []map[PeerID]Policy{
+		{f.id("a"): {Name: "h3"}},
+		{f.id("a"): {Name: "h3"}, f.id("b"): {Name: "h4"}},
+		{f.id("a"): {Name: "h2"}, f.id("b"): {Name: "h2"}},
 	} {
 		if f.r.RenameExportPolicies(names) {
 			t.Errorf("RenameExportPolicies(%v) = true, want false", names)
@@ -50,7 +50,7 @@ func TestRenameExportPolicies(t *testing.T) {
 	// Both members to h3: renamed in place, same group, and the new
 	// policy's difference is sent (the block withdrawn, nothing else).
 	reject = true
-	if !f.r.RenameExportPolicies(map[PeerID]string{f.id("a"): "h3", f.id("b"): "h3"}) {
+	if !f.r.RenameExportPolicies(map[PeerID]Policy{f.id("a"): {Name: "h3"}, f.id("b"): {Name: "h3"}}) {
 		t.Fatal("renaming a whole group was refused")
 	}
 	if g, _ := f.r.PeerGroup(f.id("a")); g != ga {

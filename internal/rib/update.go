@@ -168,7 +168,21 @@ func (r *RIB) Update(id PeerID, fam wire.Family, nlri []wire.NLRI, attrs *wire.A
 		var set setID
 		var nh addrID
 		if why == Accepted {
-			if p.cfg.Import.Func != nil {
+			if f := p.cfg.Import.Func; f != nil && p.cfg.Import.ReadOnly {
+				// A read-only policy sees the shared attributes: no copy,
+				// and one interned set for the whole UPDATE as without a
+				// policy.
+				if !f(PolicyInput{Family: fam, Prefix: n.Prefix, Peer: &p.cfg}, a) {
+					why = PolicyReject
+				} else if shared == 0 {
+					shared, sharedNH = r.internPath(a)
+					set, nh = shared, sharedNH
+				} else {
+					r.intern.ref(shared)
+					r.addrs.ref(sharedNH)
+					set, nh = shared, sharedNH
+				}
+			} else if p.cfg.Import.Func != nil {
 				c := cloneAttrs(a)
 				if p.cfg.Import.Func(PolicyInput{Family: fam, Prefix: n.Prefix, Peer: &p.cfg}, &c) {
 					set, nh = r.internPath(&c)
