@@ -88,10 +88,17 @@ func peerConfig(st *config.NodeState, p *config.Peer, o *Options, restarting boo
 		RRClient:   p.RouteReflectorClient,
 		NextHop:    nh,
 		AllowOwnAS: p.AllowLocalAS,
-		// The policy names are per session, so a rule change is applied
-		// in place (new functions, same names: no reset, RFC 2918 refresh).
-		Import: rib.Policy{Name: p.Name + "/import", Func: policyFunc(p.Import)},
-		Export: rib.Policy{Name: p.Name + "/export", Func: policyFunc(p.Export)},
+		// A rule change is applied in place (new functions: no reset; RFC
+		// 2918 refresh for import). The export policy is named by its
+		// rules, because the RIB shares one update group, and one
+		// encoding of every UPDATE, among the sessions whose exports are
+		// identical: a reflector's hundreds of clients are then one group,
+		// not one each. The speaker moves a session between groups when
+		// its rules change (speaker.UpdatePeers).
+		// Rules without operations only accept or reject: the RIB can then
+		// share attributes instead of copying them per route.
+		Import: rib.Policy{Name: p.Name + "/import", Func: policyFunc(p.Import), ReadOnly: readOnly(p.Import)},
+		Export: rib.Policy{Name: exportPolicyName(p.Export), Func: policyFunc(p.Export), ReadOnly: readOnly(p.Export)},
 	}
 	if p.Family == 6 {
 		c.NextHopSelf6 = src

@@ -1,6 +1,9 @@
 package agent
 
 import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
 	"net/netip"
 	"slices"
 
@@ -164,4 +167,35 @@ func applyOperation(op config.Operation, a *wire.Attrs) {
 	// SetPriority changes the kernel metric of imported routes; the FIB
 	// programs every learned route with the agent's metric, so it has no
 	// BGP attribute to change.
+}
+
+// exportPolicyName names an export policy by what it does: a hash of its
+// rules without their From (which only says where a rule came from), so
+// that sessions with the same rules get the same name and share an
+// update group.
+func exportPolicyName(rules []config.Rule) string {
+	h := sha256.New()
+	for _, r := range rules {
+		r.From = ""
+		b, err := json.Marshal(r)
+		if err != nil {
+			// Rules are plain data; a failure would be a bug. An unshared
+			// name keeps exports correct.
+			return fmt.Sprintf("export/unshared-%p", &rules)
+		}
+		h.Write(b)
+		h.Write([]byte{'\n'})
+	}
+	return fmt.Sprintf("export/%x", h.Sum(nil)[:8])
+}
+
+// readOnly reports whether a policy never modifies a route's attributes:
+// no rule has operations (rib.Policy.ReadOnly).
+func readOnly(rules []config.Rule) bool {
+	for _, r := range rules {
+		if len(r.Operations) > 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -185,6 +185,17 @@ func checkRefs(t *testing.T, r *RIB) {
 		if n != tb.paths {
 			t.Fatalf("table %v counts %d paths, holds %d", tb.fam, tb.paths, n)
 		}
+		perPeer := map[PeerID]int{}
+		for _, d := range tb.all() {
+			for _, p := range d.paths {
+				perPeer[p.peer]++
+			}
+		}
+		for id, p := range r.peers {
+			if p != nil && r.PeerPaths(PeerID(id), tb.fam) != perPeer[PeerID(id)] {
+				t.Fatalf("peer %d: PeerPaths(%v) = %d, holds %d", id, tb.fam, r.PeerPaths(PeerID(id), tb.fam), perPeer[PeerID(id)])
+			}
+		}
 		for pfx, d := range tb.all() {
 			if tb.get(pfx) != d || tb.at(d.id()) != d {
 				t.Fatalf("%v: entry handle %d does not lead back to the entry", pfx, d.id())

@@ -157,6 +157,26 @@ type peer struct {
 	up       bool
 	local    bool
 	group    *group
+	npaths   map[wire.Family]int // stored paths per family (PeerPaths)
+}
+
+// countPaths adds n to the peer's stored paths of family f.
+func (p *peer) countPaths(f wire.Family, n int) {
+	if p.npaths == nil {
+		p.npaths = map[wire.Family]int{}
+	}
+	p.npaths[f] += n
+}
+
+// PeerPaths returns how many paths of a peer the RIB stores in a family
+// (its post-policy Adj-RIB-In, stale paths included), in constant time.
+// The speaker reports it as the peer's received prefixes, so sessions need
+// not keep a set of every prefix they received.
+func (r *RIB) PeerPaths(id PeerID, fam wire.Family) int {
+	if int(id) >= len(r.peers) || r.peers[id] == nil {
+		return 0
+	}
+	return r.peers[id].npaths[fam]
 }
 
 func (p *peer) ibgp() bool { return !p.local && p.cfg.LocalAS == p.cfg.RemoteAS }

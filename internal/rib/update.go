@@ -393,6 +393,7 @@ func (r *RIB) setPath(t *table, pfx netip.Prefix, peer PeerID, id uint32, set se
 	}
 	d.paths = append(d.paths, path{attrs: set, nh: nh, peer: peer, id: id, lid: freeLocalID(d.paths)})
 	t.paths++
+	r.peers[peer].countPaths(t.fam, 1)
 	r.markDirty(t, pfx, d)
 }
 
@@ -426,6 +427,7 @@ func (r *RIB) removePath(t *table, pfx netip.Prefix, peer PeerID, id uint32) {
 			r.addrs.put(d.paths[i].nh)
 			d.paths = slices.Delete(d.paths, i, i+1)
 			t.paths--
+			r.peers[peer].countPaths(t.fam, -1)
 			r.markDirty(t, pfx, d)
 			return
 		}
@@ -454,6 +456,9 @@ func (r *RIB) removePeerPaths(t *table, p *peer, drop func(*path) bool) int {
 			d.paths = d.paths[:k]
 			r.markDirty(t, pfx, d)
 		}
+	}
+	if n > 0 {
+		p.countPaths(t.fam, -n)
 	}
 	return n
 }

@@ -3,7 +3,8 @@ package fsm
 import "github.com/kbgp/kbgp/internal/bgp/wire"
 
 // prefixSet is the set of NLRI received in one family, kept only to count
-// the Adj-RIB-In (PrefixesReceived, MaxPrefix). Keys are compact: an IPv4
+// the Adj-RIB-In (PrefixesReceived, MaxPrefix), and only for the families
+// Session.counts selects: it duplicates the RIB. Keys are compact: an IPv4
 // entry is 12 bytes and an IPv6 one 24, instead of the 40 of a
 // wire.NLRI key, whose netip.Addr carries a zone pointer (the set was
 // 28 % of the heap of a reflector holding 4 full tables).
@@ -52,3 +53,10 @@ func (p *prefixSet) remove(n wire.NLRI) {
 
 // len is the number of NLRI in the set.
 func (p *prefixSet) len() int { return len(p.v4) + len(p.v6) }
+
+// counts reports whether the session counts the received prefixes of f:
+// for families with a MaxPrefix limit (RFC 4486 enforcement needs the exact
+// number) or for all when Config.CountPrefixes is set.
+func (s *Session) counts(f wire.Family) bool {
+	return s.cfg.CountPrefixes || s.cfg.MaxPrefix[f] > 0
+}

@@ -24,8 +24,8 @@ const (
 	// peer (RFC 4271 §8.1.1 DampPeerOscillations).
 	DefaultIdleHoldMax = 2 * time.Minute
 	// DefaultQueueLen is the outbound queue length of one connection, in
-	// messages.
-	DefaultQueueLen = 64
+	// entries: a message, or a batch of them (Session.SendBatch).
+	DefaultQueueLen = 16
 )
 
 // AddPathConfig is the ADD-PATH capability kbgp advertises for one family.
@@ -116,11 +116,22 @@ type Config struct {
 	// excess the session is closed with Cease / Maximum Number of Prefixes
 	// Reached (RFC 4486 §4) and restarted after MaxPrefixRestart (0: stays
 	// down until reconfigured or restarted by the caller).
+	//
+	// Enforcing a limit needs the exact Adj-RIB-In size, so the session
+	// keeps a set of the received NLRI of each limited family (about 22
+	// bytes per IPv4 prefix). Families without a limit are not counted
+	// unless CountPrefixes is set: the RIB already stores every received
+	// path and a speaker can count there.
 	MaxPrefix        map[wire.Family]int
 	MaxPrefixRestart time.Duration
+	// CountPrefixes counts the received prefixes of every family in
+	// Status.PrefixesReceived, not only of families with a MaxPrefix
+	// limit, at the cost of the set described there.
+	CountPrefixes bool
 	// Hostname advertises the FQDN capability when non-empty.
 	Hostname string
-	// QueueLen is the outbound queue length in messages (default 64).
+	// QueueLen is the outbound queue length in entries, each a message or
+	// a batch (default 16).
 	QueueLen int
 	// Dial, when set, makes outgoing connections instead of d.DialContext:
 	// e.g. to dial from inside a network namespace. It must use d (which

@@ -2,9 +2,9 @@ package fsm
 
 import (
 	"errors"
-	"io"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,7 +32,7 @@ type conn struct {
 	epoch       uint64
 	closed      bool
 
-	out   chan []byte        // bounded outbound queue, drained by routineWrite
+	out   chan [][]byte      // bounded outbound queue of messages or batches, drained by routineWrite
 	kaSet chan time.Duration // keepalive interval for routineWrite (buffered 1)
 	dead  chan struct{}      // closed by the session goroutine to tear down
 	final *wire.Notification // sent by routineWrite on dead; set before close(dead)
@@ -46,10 +46,14 @@ type conn struct {
 }
 
 // connEvent is a message (or read error) from a connection's reader.
+// buf, when non-nil, is the pooled buffer body lives in: the session
+// goroutine owns it and returns it to the pool (putBody) or passes it on
+// with a ReceivedUpdate.
 type connEvent struct {
 	c    *conn
 	typ  wire.MsgType
 	body []byte
+	buf  *[]byte
 	err  error
 }
 
@@ -58,7 +62,7 @@ func newConn(s *Session, nc *net.TCPConn, outbound bool) *conn {
 		s:        s,
 		nc:       nc,
 		outbound: outbound,
-		out:      make(chan []byte, s.cfg.QueueLen),
+		out:      make(chan [][]byte, s.cfg.QueueLen),
 		kaSet:    make(chan time.Duration, 1),
 		dead:     make(chan struct{}),
 	}
@@ -78,7 +82,7 @@ func newConn(s *Session, nc *net.TCPConn, outbound bool) *conn {
 // of UPDATEs to a stalled peer, it waits until the connection dies.
 func (c *conn) enqueue(m []byte) {
 	select {
-	case c.out <- m:
+	case c.out <- [][]byte{m}:
 	case <-c.dead:
 	case <-c.s.done:
 	}
@@ -88,22 +92,20 @@ func (c *conn) enqueue(m []byte) {
 // session goroutine. It exits when the connection fails or is torn down.
 func (c *conn) routineRead() {
 	defer c.s.wg.Done()
-	hdr := make([]byte, wire.HeaderLen)
+	// Bodies come from a pool shared by all sessions, and the framer
+	// reads ahead only while messages flow: an idle session holds no read
+	// buffer, and a busy one reuses the buffers the RIB goroutine has
+	// released.
+	f := framer{r: c.nc}
+	defer f.release()
 	for {
 		ev := connEvent{c: c}
-		if _, err := io.ReadFull(c.nc, hdr); err != nil {
-			ev.err = err
-		} else if n, typ, err := wire.ParseHeader(hdr, int(c.maxLen.Load())); err != nil {
+		if typ, body, buf, err := f.next(int(c.maxLen.Load())); err != nil {
 			ev.err = err
 		} else {
-			body := make([]byte, n-wire.HeaderLen)
-			if _, err := io.ReadFull(c.nc, body); err != nil {
-				ev.err = err
-			} else {
-				ev.typ, ev.body = typ, body
-				c.s.countIn(typ)
-				c.rxAt.Store(time.Now().UnixNano())
-			}
+			ev.typ, ev.body, ev.buf = typ, body, buf
+			c.s.countIn(typ)
+			c.rxAt.Store(time.Now().UnixNano())
 		}
 		c.delivering.Store(true)
 		select {
@@ -123,12 +125,24 @@ func (c *conn) routineRead() {
 // writeTimeout bounds the NOTIFICATION write when tearing a connection down.
 const writeTimeout = time.Second
 
-// maxWriteBatch and maxWriteBytes bound how many queued messages
-// routineWrite coalesces into one writev.
+// maxWriteBatches bounds how many queue entries (messages or batches)
+// routineWrite drains before it looks at its timer again, and writeBufLen
+// is the size of the pooled buffer the messages are copied into for one
+// write.
 const (
-	maxWriteBatch = 256
-	maxWriteBytes = 256 << 10
+	maxWriteBatches = 64
+	writeBufLen     = 32 << 10
 )
+
+// writeBufPool holds the coalescing buffers of all connections: a
+// connection holds one only while it writes a burst. (Per-connection
+// writev slices, and the iovec array the runtime caches per socket for
+// writev, stayed allocated for the connection's lifetime: about 5 KB of
+// every idle peer of a reflector.)
+var writeBufPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, writeBufLen)
+	return &b
+}}
 
 // routineWrite drains the outbound queue and sends KEEPALIVEs. RFC 4271
 // §8.2.2: "Each time the local system sends a KEEPALIVE or UPDATE message,
@@ -141,60 +155,100 @@ func (c *conn) routineWrite() {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
 	defer t.Stop()
-	// sent does the bookkeeping for messages that went out.
-	sent := func(ms [][]byte) {
-		restart := false
-		for _, m := range ms {
-			c.s.countOut(wire.MsgType(m[18]))
-			restart = restart || m[18] == byte(wire.MsgKeepalive) || m[18] == byte(wire.MsgUpdate)
+	// counts holds the types of the messages in the write being built.
+	var counts [6]uint32
+	note := func(m []byte) {
+		if typ := m[18]; int(typ) < len(counts) {
+			counts[typ]++
 		}
-		if ka > 0 && restart {
+	}
+	// sent does the bookkeeping for the messages noted since the last
+	// call, which went out.
+	sent := func() {
+		for typ, n := range counts {
+			if n > 0 {
+				c.s.out[typ].Add(uint64(n))
+			}
+		}
+		if ka > 0 && (counts[wire.MsgKeepalive] > 0 || counts[wire.MsgUpdate] > 0) {
 			t.Reset(ka)
 		}
+		counts = [6]uint32{}
+	}
+	fail := func() bool {
+		// The reader sees the broken connection and reports it.
+		c.nc.CloseRead()
+		return false
 	}
 	write := func(m []byte) bool {
 		if _, err := c.nc.Write(m); err != nil {
-			// The reader sees the broken connection and reports it.
-			c.nc.CloseRead()
-			return false
+			return fail()
 		}
-		sent([][]byte{m})
+		note(m)
+		sent()
 		return true
 	}
-	// Messages already queued behind the first go out in one writev
-	// (net.Buffers) instead of one write(2) each: with many small
-	// UPDATEs per peer the syscalls were most of the speaker's CPU.
-	var batch [][]byte
-	var bufs net.Buffers
-	writeQueued := func(m []byte) bool {
-		batch = append(batch[:0], m)
-		size := len(m)
+	// The messages of a batch, and those queued behind it, are copied
+	// into one buffer and go out in one write(2) instead of one each:
+	// with many small UPDATEs per peer the syscalls were most of the
+	// speaker's CPU.
+	writeQueued := func(ms [][]byte) bool {
+		if len(ms) == 1 && len(c.out) == 0 {
+			return write(ms[0])
+		}
+		bp := writeBufPool.Get().(*[]byte)
+		defer writeBufPool.Put(bp)
+		buf := (*bp)[:0]
+		flush := func() bool {
+			if len(buf) == 0 {
+				return true
+			}
+			if _, err := c.nc.Write(buf); err != nil {
+				return fail()
+			}
+			sent()
+			buf = buf[:0]
+			return true
+		}
+		add := func(m []byte) bool {
+			if len(buf)+len(m) > cap(buf) && !flush() {
+				return false
+			}
+			if len(m) > cap(buf) {
+				return write(m)
+			}
+			buf = append(buf, m...)
+			note(m)
+			return true
+		}
+		addAll := func(ms [][]byte) bool {
+			for _, m := range ms {
+				if !add(m) {
+					return false
+				}
+			}
+			return true
+		}
+		if !addAll(ms) {
+			return false
+		}
 	more:
-		for len(batch) < maxWriteBatch && size < maxWriteBytes {
+		for n := 1; n < maxWriteBatches; n++ {
 			select {
-			case m := <-c.out:
-				batch = append(batch, m)
-				size += len(m)
+			case ms := <-c.out:
+				if !addAll(ms) {
+					return false
+				}
 			default:
 				break more
 			}
 		}
-		if len(batch) == 1 {
-			return write(m)
-		}
-		bufs = append(bufs[:0], batch...)
-		if _, err := bufs.WriteTo(c.nc); err != nil {
-			c.nc.CloseRead()
-			return false
-		}
-		sent(batch)
-		clear(batch) // drop references to sent messages
-		return true
+		return flush()
 	}
 	for {
 		select {
-		case m := <-c.out:
-			if !writeQueued(m) {
+		case ms := <-c.out:
+			if !writeQueued(ms) {
 				<-c.dead
 				return
 			}
@@ -213,8 +267,8 @@ func (c *conn) routineWrite() {
 			// KEEPALIVE ahead of the NOTIFICATION), then the NOTIFICATION.
 			for {
 				select {
-				case m := <-c.out:
-					if !write(m) {
+				case ms := <-c.out:
+					if !writeQueued(ms) {
 						return
 					}
 					continue

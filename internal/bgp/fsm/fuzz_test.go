@@ -14,7 +14,7 @@ type nopHandler struct{}
 
 func (nopHandler) StateChanged(*Session, State, State, error)       {}
 func (nopHandler) Established(*Session, uint64, *Negotiated)        {}
-func (nopHandler) Update(*Session, uint64, *wire.Update)            {}
+func (nopHandler) Update(_ *Session, _ uint64, u *ReceivedUpdate)   { u.Release() }
 func (nopHandler) EndOfRIB(*Session, uint64, wire.Family)           {}
 func (nopHandler) RouteRefresh(*Session, uint64, wire.RouteRefresh) {}
 func (nopHandler) Down(*Session, uint64, *SessionError, bool)       {}

@@ -10,11 +10,21 @@ import (
 	"github.com/kbgp/kbgp/internal/bgp/wire"
 )
 
-// handleEvent processes one message (or read error) from a connection.
+// handleEvent processes one message (or read error) from a connection and
+// returns its pooled buffer unless the message's handling kept it.
 func (s *Session) handleEvent(ev connEvent) {
+	if !s.dispatch(ev) && ev.buf != nil {
+		putBody(ev.buf)
+	}
+}
+
+// dispatch processes ev and reports whether ev.buf was passed on: an
+// UPDATE in Established hands it to the Handler with the ReceivedUpdate
+// aliasing it, and an OPEN's decoded capabilities may alias it.
+func (s *Session) dispatch(ev connEvent) (kept bool) {
 	c := ev.c
 	if c.closed {
-		return
+		return false
 	}
 	if ev.err != nil {
 		var we *wire.Error
@@ -23,24 +33,24 @@ func (s *Session) handleEvent(ev connEvent) {
 			// NOTIFICATION and the connection is closed.
 			n := we.Notification()
 			s.closeConn(c, n, &SessionError{Class: ClassNotificationSent, Notification: n, Err: ev.err, Peer: s.cfg.PeerAddr, At: time.Now()})
-			return
+			return false
 		}
 		err := ev.err
 		if errors.Is(err, io.EOF) {
 			err = errors.New("peer closed the connection")
 		}
 		s.closeConn(c, nil, &SessionError{Class: ClassTransport, Err: err, Peer: s.cfg.PeerAddr, At: time.Now()})
-		return
+		return false
 	}
 	if ev.typ == wire.MsgNotification {
 		s.recvNotification(c, ev.body)
-		return
+		return false
 	}
 	switch c.state {
 	case OpenSent:
 		if ev.typ == wire.MsgOpen {
 			s.recvOpen(c, ev.body)
-			return
+			return true
 		}
 		// RFC 6608 §4: unexpected messages in OpenSent are answered with
 		// Finite State Machine Error / "Receive Unexpected Message in
@@ -52,7 +62,7 @@ func (s *Session) handleEvent(ev connEvent) {
 			// HoldTimer and changes its state to Established".
 			s.restartHold(c)
 			s.established(c)
-			return
+			return false
 		}
 		s.fsmError(c, wire.FSMUnexpectedInOpenConfirm, ev.typ)
 	case Established:
@@ -61,7 +71,8 @@ func (s *Session) handleEvent(ev connEvent) {
 			s.restartHold(c)
 		case wire.MsgUpdate:
 			s.restartHold(c)
-			s.recvUpdate(c, ev.body)
+			s.recvUpdate(c, ev.body, ev.buf)
+			return true
 		case wire.MsgRouteRefresh:
 			s.restartHold(c)
 			s.recvRouteRefresh(c, ev.body)
@@ -69,6 +80,7 @@ func (s *Session) handleEvent(ev connEvent) {
 			s.fsmError(c, wire.FSMUnexpectedInEstablished, ev.typ)
 		}
 	}
+	return false
 }
 
 func (s *Session) fsmError(c *conn, sub uint8, typ wire.MsgType) {
@@ -224,9 +236,12 @@ func (s *Session) established(c *conn) {
 }
 
 // recvUpdate handles an UPDATE in Established: RFC 7606 error actions,
-// End-of-RIB, prefix limits.
-func (s *Session) recvUpdate(c *conn, body []byte) {
-	u := &s.upd
+// End-of-RIB, prefix limits. It owns buf (the pooled buffer of body, or
+// nil): the decoded UPDATE aliases it, and both go to the Handler or back
+// to their pools.
+func (s *Session) recvUpdate(c *conn, body []byte, buf *[]byte) {
+	u := newReceivedUpdate()
+	u.body = buf
 	err := u.Decode(body, &c.neg.Recv)
 	if err != nil {
 		var we *wire.Error
@@ -240,7 +255,9 @@ func (s *Session) recvUpdate(c *conn, body []byte) {
 			// contained routes had been withdrawn just as if they had been
 			// listed in the WITHDRAWN ROUTES field".
 			s.noteUpdateError(we)
-			w := asWithdraw(u)
+			w := newReceivedUpdate()
+			asWithdraw(&w.Update, &u.Update)
+			u.Release()
 			s.applyUpdate(c, w)
 			return
 		case wire.ActionAttrDiscard:
@@ -250,11 +267,14 @@ func (s *Session) recvUpdate(c *conn, body []byte) {
 		default:
 			n := we.Notification()
 			n.Data = append([]byte(nil), n.Data...)
+			// u is not released: we.Data may alias the buffer, and the
+			// SessionError keeps we.
 			s.closeConn(c, n, &SessionError{Class: ClassNotificationSent, Notification: n, Err: we, Peer: s.cfg.PeerAddr, At: time.Now()})
 			return
 		}
 	}
-	if f, ok := wire.IsEndOfRIB(u); ok {
+	if f, ok := wire.IsEndOfRIB(&u.Update); ok {
+		u.Release()
 		if c.neg.HasFamily(f) {
 			s.h.EndOfRIB(s, c.epoch, f)
 		}
@@ -263,13 +283,15 @@ func (s *Session) recvUpdate(c *conn, body []byte) {
 	s.applyUpdate(c, u)
 }
 
-// applyUpdate tracks the Adj-RIB-In size, enforces MaxPrefix and delivers
-// u to the handler.
-func (s *Session) applyUpdate(c *conn, u *wire.Update) {
+// applyUpdate counts the Adj-RIB-In of the counted families (see
+// Session.counts), enforces MaxPrefix and hands u to the handler.
+func (s *Session) applyUpdate(c *conn, u *ReceivedUpdate) {
+	changed := false
 	track := func(f wire.Family, w []wire.NLRI, add bool) {
-		if len(w) == 0 {
+		if len(w) == 0 || !s.counts(f) {
 			return
 		}
+		changed = true
 		m := s.adjIn[f]
 		if m == nil {
 			m = &prefixSet{}
@@ -291,6 +313,10 @@ func (s *Session) applyUpdate(c *conn, u *wire.Update) {
 	if u.MPReach != nil {
 		track(u.MPReach.Family, u.MPReach.NLRI, true)
 	}
+	if !changed {
+		s.h.Update(s, c.epoch, u)
+		return
+	}
 	s.mu.Lock()
 	for f, m := range s.adjIn {
 		s.st.PrefixesReceived[f] = m.len()
@@ -298,6 +324,7 @@ func (s *Session) applyUpdate(c *conn, u *wire.Update) {
 	s.mu.Unlock()
 	for f, limit := range s.cfg.MaxPrefix {
 		if limit > 0 && s.adjIn[f] != nil && s.adjIn[f].len() > limit {
+			u.Release()
 			s.maxPrefixExceeded(c, f, limit)
 			return
 		}
@@ -340,9 +367,10 @@ func (s *Session) noteUpdateError(we *wire.Error) {
 	s.mu.Unlock()
 }
 
-// asWithdraw turns u into an UPDATE that withdraws every route it carried.
-func asWithdraw(u *wire.Update) *wire.Update {
-	w := &wire.Update{Withdrawn: append(append([]wire.NLRI(nil), u.Withdrawn...), u.NLRI...)}
+// asWithdraw sets w to an UPDATE that withdraws every route u carried. w
+// does not alias u.
+func asWithdraw(w, u *wire.Update) {
+	*w = wire.Update{Withdrawn: append(append([]wire.NLRI(nil), u.Withdrawn...), u.NLRI...)}
 	if u.MPUnreach != nil {
 		w.MPUnreach = &wire.MPUnreach{Family: u.MPUnreach.Family, NLRI: append([]wire.NLRI(nil), u.MPUnreach.NLRI...)}
 	}
@@ -356,7 +384,6 @@ func asWithdraw(u *wire.Update) *wire.Update {
 			w.Withdrawn = append(w.Withdrawn, r.NLRI...)
 		}
 	}
-	return w
 }
 
 func (s *Session) recvRouteRefresh(c *conn, body []byte) {

@@ -65,8 +65,10 @@ func (r *recorder) StateChanged(_ *Session, from, to State, reason error) {
 func (r *recorder) Established(_ *Session, epoch uint64, n *Negotiated) {
 	r.ch <- event{kind: "established", epoch: epoch, neg: n}
 }
-func (r *recorder) Update(_ *Session, epoch uint64, u *wire.Update) {
-	r.ch <- event{kind: "update", epoch: epoch, upd: u.Clone()}
+func (r *recorder) Update(_ *Session, epoch uint64, u *ReceivedUpdate) {
+	c := u.Clone()
+	u.Release()
+	r.ch <- event{kind: "update", epoch: epoch, upd: c}
 }
 func (r *recorder) EndOfRIB(_ *Session, epoch uint64, f wire.Family) {
 	r.ch <- event{kind: "eor", epoch: epoch, family: f}

@@ -27,9 +27,10 @@ type Handler interface {
 	// n is shared and must not be modified.
 	Established(s *Session, epoch uint64, n *Negotiated)
 	// Update delivers a received UPDATE after RFC 7606 handling (a
-	// treat-as-withdraw UPDATE arrives as withdrawals). u and everything
-	// it references are valid only during the call.
-	Update(s *Session, epoch uint64, u *wire.Update)
+	// treat-as-withdraw UPDATE arrives as withdrawals). The handler owns u
+	// from then on, may pass it to another goroutine, and calls u.Release
+	// when done with it.
+	Update(s *Session, epoch uint64, u *ReceivedUpdate)
 	// EndOfRIB reports a received End-of-RIB marker (RFC 4724 §2).
 	EndOfRIB(s *Session, epoch uint64, f wire.Family)
 	// RouteRefresh reports a received ROUTE-REFRESH for a negotiated
@@ -71,8 +72,7 @@ type Session struct {
 	failures       int
 	lastUp         time.Time
 	epochs         uint64
-	adjIn          map[wire.Family]*prefixSet
-	upd            wire.Update // reused for decoding
+	adjIn          map[wire.Family]*prefixSet // only counted families (Session.counts)
 
 	in, out [6]atomic.Uint64
 
@@ -228,12 +228,22 @@ func (s *Session) Accept(nc *net.TCPConn) {
 // blocks while the connection's bounded queue is full (backpressure) and
 // returns ErrNotEstablished if that period ended, or ctx's error.
 func (s *Session) Send(ctx context.Context, epoch uint64, msg []byte) error {
+	return s.SendBatch(ctx, epoch, [][]byte{msg})
+}
+
+// SendBatch is Send for several messages, sent in order: they take one
+// entry of the bounded queue (Config.QueueLen) and go out in as few writes
+// as their size allows. The session keeps msgs until they are written.
+func (s *Session) SendBatch(ctx context.Context, epoch uint64, msgs [][]byte) error {
+	if len(msgs) == 0 {
+		return nil
+	}
 	c := s.est.Load()
 	if c == nil || c.epoch != epoch {
 		return ErrNotEstablished
 	}
 	select {
-	case c.out <- msg:
+	case c.out <- msgs:
 		return nil
 	case <-c.dead:
 		return ErrNotEstablished
@@ -282,12 +292,6 @@ func (s *Session) Status() Status {
 func (s *Session) countIn(t wire.MsgType) {
 	if int(t) < len(s.in) {
 		s.in[t].Add(1)
-	}
-}
-
-func (s *Session) countOut(t wire.MsgType) {
-	if int(t) < len(s.out) {
-		s.out[t].Add(1)
 	}
 }
 
@@ -637,6 +641,11 @@ func (s *Session) closeConn(c *conn, final *wire.Notification, cause *SessionErr
 	if cause != nil && final != nil && cause.Class != ClassNotificationReceived {
 		cause.Notification = final
 	}
+	// LastError is set before the handler hears of the failure (Down), so
+	// a Status read after Down sees it.
+	if cause != nil && cause.Class != ClassCollision {
+		s.setLastError(cause)
+	}
 	if c.state == Established {
 		s.est.Store(nil)
 		keep := s.keepStale(c.neg, cause, final)
@@ -648,7 +657,6 @@ func (s *Session) closeConn(c *conn, final *wire.Notification, cause *SessionErr
 		s.h.Down(s, c.epoch, cause, keep)
 	}
 	if cause != nil && cause.Class != ClassCollision {
-		s.setLastError(cause)
 		if len(s.conns) == 0 && s.est.Load() == nil && cause.Class != ClassAdmin {
 			s.toIdle(cause)
 		}

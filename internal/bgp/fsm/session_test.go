@@ -37,6 +37,7 @@ func TestTwoSessionsExchangeRoutes(t *testing.T) {
 	cb := baseConfig(65002, 65001, "10.0.0.2", "127.0.0.1")
 	cb.Passive = true
 	cb.HoldTime = 9 * time.Second
+	cb.CountPrefixes = true
 	b := newSession(t, cb, rb)
 	lnB.add(b)
 	a := newSession(t, ca, ra)
@@ -282,6 +283,7 @@ func TestMalformedUpdate(t *testing.T) {
 	cfg := baseConfig(65001, 65002, "10.0.0.1", "127.0.0.1")
 	cfg.PeerPort = addr.Port()
 	cfg.IdleHoldTime = time.Minute
+	cfg.CountPrefixes = true
 	s := newSession(t, cfg, rec)
 	s.Start()
 	p := accept()
@@ -292,6 +294,9 @@ func TestMalformedUpdate(t *testing.T) {
 	p.sendUpdate(routeUpdate("192.168.0.1", "192.0.2.0/24", "192.0.2.128/25"), opts)
 	if u := rec.wait(t, "update", 3*time.Second).upd; len(u.NLRI) != 2 {
 		t.Fatalf("first UPDATE: %d NLRI", len(u.NLRI))
+	}
+	if got := s.Status().PrefixesReceived[wire.IPv4Unicast]; got != 2 {
+		t.Fatalf("after the first UPDATE: %d prefixes received, want 2", got)
 	}
 	// An invalid ORIGIN value is treat-as-withdraw (RFC 7606 §7.1): the
 	// session stays up and both routes are withdrawn.

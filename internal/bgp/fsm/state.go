@@ -13,6 +13,12 @@
 // slow Handler slows the reader and so the peer's TCP stream, never other
 // sessions.
 //
+// Memory: message bodies, decoded UPDATEs (ReceivedUpdate, whose ownership
+// passes to the Handler), read-ahead chunks (framer) and write buffers come
+// from pools shared by all sessions, so an idle session holds none of them;
+// the Adj-RIB-In is counted (a set of received NLRI) only for families
+// with a MaxPrefix limit, or all with Config.CountPrefixes.
+//
 // The package does no logging: state changes and errors reach the caller
 // through Handler and Status.
 package fsm

@@ -137,3 +137,144 @@ func BenchmarkPolicyChange(b *testing.B) {
 		}
 	}
 }
+
+// groupOf returns the update group of n's peer at addr (false if none).
+func groupOf(t *testing.T, n *node, addr netip.Addr) (rib.GroupID, bool) {
+	t.Helper()
+	n.mu.Lock()
+	p := n.peers[addr]
+	n.mu.Unlock()
+	var (
+		g  rib.GroupID
+		ok bool
+	)
+	if err := n.do(context.Background(), func() { g, ok = n.rib.PeerGroup(p.id) }); err != nil {
+		t.Fatal(err)
+	}
+	return g, ok
+}
+
+// TestUpdatePeersRegroup: peers with equal export policy names share an
+// update group; a batch that renames a whole group keeps it, one that
+// changes some members moves them (to an existing group: its table is
+// sent; to a new one: computed), and each moved peer ends with exactly its
+// new group's routes, without a session reset.
+func TestUpdatePeersRegroup(t *testing.T) {
+	checkLeaks(t)
+	hub := newNode(t, "127.0.0.1", 65000, "10.0.0.1")
+	spokes := []*node{
+		newNode(t, "127.0.0.2", 65000, "10.0.0.2"),
+		newNode(t, "127.0.0.3", 65000, "10.0.0.3"),
+		newNode(t, "127.0.0.4", 65000, "10.0.0.4"),
+	}
+	reject := func(ps ...string) rib.PolicyFunc {
+		return func(in rib.PolicyInput, _ *wire.Attrs) bool {
+			for _, p := range ps {
+				if in.Prefix == netip.MustParsePrefix(p) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	start := map[netip.Addr]rib.Policy{
+		spokes[0].addr: {Name: "h1", Func: reject()},
+		spokes[1].addr: {Name: "h1", Func: reject()},
+		spokes[2].addr: {Name: "h2", Func: reject("10.2.0.0/24")},
+	}
+	cfgs := map[netip.Addr]PeerConfig{}
+	for _, s := range spokes {
+		connect(t, hub, s, func(hc, _ *PeerConfig) {
+			hc.RRClient = true
+			hc.Export = start[s.addr]
+			cfgs[s.addr] = *hc
+		})
+	}
+	ctx := context.Background()
+	var attrs wire.Attrs
+	attrs.Origin = wire.OriginIGP
+	attrs.Set(wire.AttrOrigin)
+	for _, p := range []string{"10.1.0.0/24", "10.2.0.0/24", "10.3.0.0/24"} {
+		if err := hub.Originate(ctx, netip.MustParsePrefix(p), attrs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range spokes {
+		waitEstablished(t, hub, s.addr)
+		waitRoute(t, s, "10.1.0.0/24", present)
+	}
+	waitRoute(t, spokes[2], "10.2.0.0/24", withdrawn)
+	g0, _ := groupOf(t, hub, spokes[0].addr)
+	if g1, _ := groupOf(t, hub, spokes[1].addr); g1 != g0 {
+		t.Fatalf("spokes 1 and 2 (policy h1) in groups %d and %d", g0, g1)
+	}
+	g2, _ := groupOf(t, hub, spokes[2].addr)
+	update := func(what string, changes map[netip.Addr]rib.Policy) {
+		t.Helper()
+		var batch []PeerConfig
+		for a, pol := range changes {
+			c := cfgs[a]
+			c.Export = pol
+			cfgs[a] = c
+			batch = append(batch, c)
+		}
+		for i, err := range hub.UpdatePeers(ctx, batch) {
+			if err != nil {
+				t.Fatalf("%s: entry %d: %v", what, i, err)
+			}
+		}
+	}
+	routes := func(what string, s *node, want map[string]bool) {
+		t.Helper()
+		for p, in := range want {
+			if in {
+				waitRoute(t, s, p, present)
+			} else {
+				waitRoute(t, s, p, withdrawn)
+			}
+		}
+	}
+
+	// The whole h1 group to h3: renamed in place.
+	update("rename", map[netip.Addr]rib.Policy{
+		spokes[0].addr: {Name: "h3", Func: reject("10.3.0.0/24"), ReadOnly: true},
+		spokes[1].addr: {Name: "h3", Func: reject("10.3.0.0/24"), ReadOnly: true},
+	})
+	for _, s := range spokes[:2] {
+		routes("rename", s, map[string]bool{"10.1.0.0/24": true, "10.2.0.0/24": true, "10.3.0.0/24": false})
+		if g, _ := groupOf(t, hub, s.addr); g != g0 {
+			t.Errorf("renamed group: spoke %v moved from group %d to %d", s.addr, g0, g)
+		}
+	}
+
+	// Spoke 1 alone to h2, spoke 3's existing group.
+	update("move to an existing group", map[netip.Addr]rib.Policy{spokes[0].addr: {Name: "h2", Func: reject("10.2.0.0/24")}})
+	routes("move to an existing group", spokes[0], map[string]bool{"10.1.0.0/24": true, "10.2.0.0/24": false, "10.3.0.0/24": true})
+	if g, _ := groupOf(t, hub, spokes[0].addr); g != g2 {
+		t.Errorf("spoke 1 in group %d, want spoke 3's %d", g, g2)
+	}
+
+	// Spoke 2 alone to a policy nobody has: a new group.
+	update("move to a new group", map[netip.Addr]rib.Policy{spokes[1].addr: {Name: "h4", Func: reject("10.1.0.0/24")}})
+	routes("move to a new group", spokes[1], map[string]bool{"10.1.0.0/24": false, "10.2.0.0/24": true, "10.3.0.0/24": true})
+	// (The new group may reuse h3's ID: spoke 2 was its last member.)
+	if g, _ := groupOf(t, hub, spokes[1].addr); g == g2 {
+		t.Errorf("spoke 2 in spoke 3's group %d, want a new one", g)
+	}
+	// Spoke 3 was not touched, and no session was reset.
+	routes("untouched", spokes[2], map[string]bool{"10.1.0.0/24": true, "10.2.0.0/24": false, "10.3.0.0/24": true})
+	for _, s := range spokes {
+		if st := waitEstablished(t, s, hub.addr); st.Established != 1 || st.Flaps != 0 {
+			t.Errorf("spoke %v: established %d flaps %d, want one session throughout", s.addr, st.Established, st.Flaps)
+		}
+	}
+	for _, s := range spokes {
+		st, err := hub.PeerStatus(s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Advertised[wire.IPv4Unicast] != 2 {
+			t.Errorf("hub advertises %d routes to %v, want 2", st.Advertised[wire.IPv4Unicast], s.addr)
+		}
+	}
+}

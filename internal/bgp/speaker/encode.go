@@ -168,7 +168,22 @@ func buildUpdate(f wire.Family, attrs *wire.Attrs, nlri []wire.NLRI, o *wire.Opt
 		}
 		u.MPReach = &wire.MPReach{Family: f, NextHop: attrs.NextHop, NLRI: nlri}
 	}
-	return wire.AppendUpdate(nil, &u, o)
+	// Size the message up front: grown by append, every message was
+	// reallocated several times (half the bytes a reflector allocated
+	// while converging). An IPv6 NLRI with a path ID takes at most 21
+	// bytes; attributes beyond the estimate still fit by growing.
+	per := 9
+	if f.AFI == wire.AFIIPv6 {
+		per = 21
+	}
+	est := wire.HeaderLen + 4 + 96 + per*len(nlri)
+	if attrs != nil {
+		est += 4*len(attrs.Communities) + 8*len(attrs.ExtCommunities) + 12*len(attrs.LargeCommunities) + 4*len(attrs.ClusterList)
+		for _, seg := range attrs.ASPath {
+			est += 2 + 4*len(seg.ASNs)
+		}
+	}
+	return wire.AppendUpdate(make([]byte, 0, min(est, wire.MaxMessageLen)), &u, o)
 }
 
 // countChanges keeps the number of routes advertised to p in f current.

@@ -33,10 +33,15 @@ func (h *handler) Established(s *fsm.Session, epoch uint64, n *fsm.Negotiated) {
 	p.sp.enqueue(func() { p.sp.peerUp(p, epoch, n, local) })
 }
 
-func (h *handler) Update(_ *fsm.Session, epoch uint64, u *wire.Update) {
+// Update hands u to the RIB goroutine without copying it: the session
+// passed ownership of u (and of the pooled message buffer it aliases), and
+// the RIB goroutine releases both once the RIB has taken what it keeps
+// (rib.Update copies prefixes and interns attributes).
+func (h *handler) Update(_ *fsm.Session, epoch uint64, u *fsm.ReceivedUpdate) {
 	p := h.p()
-	c := u.Clone()
-	p.sp.enqueue(func() { p.sp.peerUpdate(p, epoch, c) })
+	if !p.sp.enqueue(func() { p.sp.peerUpdate(p, epoch, &u.Update); u.Release() }) {
+		u.Release()
+	}
 }
 
 func (h *handler) EndOfRIB(_ *fsm.Session, epoch uint64, f wire.Family) {
@@ -61,7 +66,6 @@ func (s *Speaker) peerUp(p *peer, epoch uint64, n *fsm.Negotiated, local netip.A
 		return
 	}
 	p.epoch, p.neg, p.local = epoch, n, local
-	p.overflowed = false
 	clear(p.eorIn)
 	clear(p.refreshing)
 	defer s.checkDeferral()

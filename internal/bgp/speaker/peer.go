@@ -40,22 +40,28 @@ type peer struct {
 	sp       *Speaker
 	cfg      PeerConfig
 	sess     *fsm.Session
-	out      chan batch // export batches for routineSend
 	ctx      context.Context
 	stopSend context.CancelFunc
 	wg       sync.WaitGroup // routineSend
 
+	qmu     sync.Mutex // guards queue, sending and stopped (sendq.go)
+	queue   []batch    // export batches for routineSend
+	sending bool       // a routineSend runs
+	stopped bool
+
 	importFn, exportFn atomic.Pointer[rib.PolicyFunc]
+	// overflow is the Established period whose export queue overflowed
+	// (routineExport stops queueing for it).
+	overflow atomic.Uint64
 
 	// Owned by routineRIB.
-	id         rib.PeerID
-	epoch      uint64 // current Established period (0: down)
-	neg        *fsm.Negotiated
-	local      netip.AddrPort
-	needEoR    bool
-	overflowed bool
-	stale      map[wire.Family]*time.Timer // GR / LLGR timers of stale families
-	eorIn      map[wire.Family]bool        // End-of-RIB received this period
+	id      rib.PeerID
+	epoch   uint64 // current Established period (0: down)
+	neg     *fsm.Negotiated
+	local   netip.AddrPort
+	needEoR bool
+	stale   map[wire.Family]*time.Timer // GR / LLGR timers of stale families
+	eorIn   map[wire.Family]bool        // End-of-RIB received this period
 	// refreshing holds the families between the peer's BoRR and EoRR
 	// (RFC 7313 §4), whose routes are stale until re-announced.
 	refreshing map[wire.Family]bool
@@ -70,14 +76,19 @@ type peer struct {
 	snap struct {
 		advertised map[wire.Family]int
 		rejectedIn map[wire.Family]int
-		rejected   uint64
+		// accepted is the peer's paths in the RIB per negotiated family,
+		// when the RIB counts them (Speaker.paths); nil otherwise.
+		accepted map[wire.Family]int
+		rejected uint64
 	}
 }
 
 func (s *Speaker) newPeer(ctx context.Context, c PeerConfig) (*peer, error) {
-	p := &peer{sp: s, cfg: c, out: make(chan batch, s.cfg.ExportQueueLen), stale: map[wire.Family]*time.Timer{}, eorIn: map[wire.Family]bool{}, refreshing: map[wire.Family]bool{}, rejectedSet: map[wire.Family]map[wire.NLRI]struct{}{}, advertised: map[wire.Family]int{}}
+	p := &peer{sp: s, cfg: c, stale: map[wire.Family]*time.Timer{}, eorIn: map[wire.Family]bool{}, refreshing: map[wire.Family]bool{}, rejectedSet: map[wire.Family]map[wire.NLRI]struct{}{}, advertised: map[wire.Family]int{}}
 	p.ctx, p.stopSend = context.WithCancel(context.Background())
 	p.setPolicyFuncs(c)
+	// Received prefixes come from the RIB's path counts (see status); the
+	// session keeps a set of received prefixes only for MaxPrefix.
 	sess, err := fsm.New(c.Session, (*handler)(p))
 	if err != nil {
 		return nil, fmt.Errorf("speaker: peer %s: %w", c.Name, err)
@@ -116,8 +127,6 @@ func (s *Speaker) newPeer(ctx context.Context, c PeerConfig) (*peer, error) {
 		sess.Close()
 		return nil, fmt.Errorf("speaker: peer %s: %w", c.Name, err)
 	}
-	p.wg.Add(1)
-	go p.routineSend()
 	return p, nil
 }
 
@@ -131,8 +140,8 @@ func (p *peer) ribConfig(local netip.AddrPort) rib.PeerConfig {
 		RRClient: c.RRClient, NextHop: c.NextHop,
 		LocalAddr4: c.NextHopSelf4, LocalAddr6: c.NextHopSelf6,
 		AllowOwnAS: c.AllowOwnAS,
-		Import:     rib.Policy{Name: c.Import.Name},
-		Export:     rib.Policy{Name: c.Export.Name},
+		Import:     rib.Policy{Name: c.Import.Name, ReadOnly: c.Import.ReadOnly},
+		Export:     rib.Policy{Name: c.Export.Name, ReadOnly: c.Export.ReadOnly},
 	}
 	if rc.RemoteAS == 0 && p.neg != nil {
 		rc.RemoteAS = p.neg.PeerAS
@@ -229,8 +238,7 @@ func (p *peer) stop() {
 // stopWith is stop sending n (RFC 4486 Cease subcodes).
 func (p *peer) stopWith(n *wire.Notification) {
 	p.sess.CloseWith(n)
-	p.stopSend()
-	p.wg.Wait()
+	p.stopSending()
 	sp := p.sp
 	if p.cfg.Session.Password != "" {
 		for _, ln := range sp.listeners {
@@ -249,24 +257,6 @@ func (p *peer) stopWith(n *wire.Notification) {
 	})
 }
 
-// routineSend sends export batches in order through the session. It is
-// owned by the peer and ends when the peer stops.
-func (p *peer) routineSend() {
-	defer p.wg.Done()
-	for {
-		select {
-		case b := <-p.out:
-			for _, m := range b.msgs {
-				if err := p.sess.Send(p.ctx, b.epoch, m); err != nil {
-					break
-				}
-			}
-		case <-p.ctx.Done():
-			return
-		}
-	}
-}
-
 func (p *peer) status() PeerStatus {
 	st := PeerStatus{Name: p.cfg.Name, Status: p.sess.Status()}
 	p.mu.Lock()
@@ -276,8 +266,23 @@ func (p *peer) status() PeerStatus {
 	}
 	st.Rejected = p.snap.rejected
 	st.Accepted = map[wire.Family]int{}
-	for f, n := range st.PrefixesReceived {
-		st.Accepted[f] = max(n-p.snap.rejectedIn[f], 0)
+	if p.snap.accepted != nil && st.Negotiated != nil {
+		// Received = the peer's paths in the RIB + the routes import
+		// rejected; the session's own count (kept for families with a
+		// MaxPrefix limit) is exact too and is kept where it exists.
+		recv := make(map[wire.Family]int, len(st.Negotiated.Families))
+		for _, f := range st.Negotiated.Families {
+			st.Accepted[f] = p.snap.accepted[f]
+			recv[f] = p.snap.accepted[f] + p.snap.rejectedIn[f]
+			if n, ok := st.PrefixesReceived[f]; ok {
+				recv[f] = n
+			}
+		}
+		st.PrefixesReceived = recv
+	} else {
+		for f, n := range st.PrefixesReceived {
+			st.Accepted[f] = max(n-p.snap.rejectedIn[f], 0)
+		}
 	}
 	p.mu.Unlock()
 	return st
@@ -304,15 +309,40 @@ func (s *Speaker) publishTouched() {
 
 // publish copies RIB-goroutine counters for status().
 func (p *peer) publish() {
+	// The snapshot's maps are reused: status copies them under mu, and a
+	// reflector publishes every changed peer on every flush.
 	p.mu.Lock()
-	p.snap.advertised = make(map[wire.Family]int, len(p.advertised))
-	for f, n := range p.advertised {
-		p.snap.advertised[f] = n
-	}
+	p.snap.advertised = refill(p.snap.advertised, p.advertised)
 	p.snap.rejected = p.rejected
-	p.snap.rejectedIn = make(map[wire.Family]int, len(p.rejectedSet))
+	if p.snap.rejectedIn == nil {
+		p.snap.rejectedIn = map[wire.Family]int{}
+	}
+	clear(p.snap.rejectedIn)
 	for f, m := range p.rejectedSet {
 		p.snap.rejectedIn[f] = len(m)
 	}
+	if c := p.sp.rib; p.neg != nil {
+		if p.snap.accepted == nil {
+			p.snap.accepted = map[wire.Family]int{}
+		}
+		clear(p.snap.accepted)
+		for _, f := range p.neg.Families {
+			p.snap.accepted[f] = c.PeerPaths(p.id, f)
+		}
+	} else {
+		p.snap.accepted = nil
+	}
 	p.mu.Unlock()
+}
+
+// refill makes dst a copy of src, reusing dst's storage.
+func refill(dst, src map[wire.Family]int) map[wire.Family]int {
+	if dst == nil {
+		dst = make(map[wire.Family]int, len(src))
+	}
+	clear(dst)
+	for f, n := range src {
+		dst[f] = n
+	}
+	return dst
 }

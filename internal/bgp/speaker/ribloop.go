@@ -11,7 +11,15 @@ import (
 
 // maxBatchOps bounds how many queued operations are applied before the
 // decision process runs, so exports keep flowing under sustained load.
-const maxBatchOps = 512
+// While routineExport is still encoding earlier exports, up to
+// maxDeferredOps operations are applied before the next flush: one larger
+// flush costs less (fewer, fuller UPDATEs, one encoding per update group)
+// than many small ones, which is the batching the RIB goroutine got for
+// free when it encoded the exports itself.
+const (
+	maxBatchOps    = 512
+	maxDeferredOps = 8 * maxBatchOps
+)
 
 // routineRIB owns the RIB. It applies queued operations in batches and
 // runs Drain once per batch.
@@ -27,10 +35,17 @@ func (s *Speaker) routineRIB() {
 			}
 		}
 	}()
+	pending := 0 // operations applied since the last flush
 	for {
+		var idle <-chan struct{}
+		if pending > 0 {
+			idle = s.exportIdle
+		}
 		select {
 		case f := <-s.ribq:
 			f()
+			pending++
+		case <-idle:
 		case <-s.done:
 			return
 		}
@@ -39,11 +54,16 @@ func (s *Speaker) routineRIB() {
 			select {
 			case f := <-s.ribq:
 				f()
+				pending++
 			default:
 				break drain
 			}
 		}
+		if len(s.exportq) > 0 && pending < maxDeferredOps {
+			continue // flush when routineExport is idle (exportIdle)
+		}
 		s.flush()
+		pending = 0
 	}
 }
 
@@ -75,20 +95,21 @@ func (s *Speaker) flush() {
 			for _, f := range p.neg.Families {
 				msgs = append(msgs, wire.AppendEndOfRIB(nil, f))
 			}
-			s.sendBatch(p, msgs)
+			s.sendBatch(p, p.epoch, msgs)
 		}
 	}
 	s.eorq = s.eorq[:0]
 	s.publishTouched()
 }
 
-// exportGroup encodes one update group's changes once for all members
-// that get the same messages, and separately for members that are the
-// source of a changed path (split horizon).
+// exportGroup hands one update group's changes to routineExport, which
+// encodes them once for all members that get the same messages, and
+// separately for members that are the source of a changed path (split
+// horizon). The members' counters are kept here.
 func (s *Speaker) exportGroup(gc *rib.GroupChanges) {
-	opts := &wire.Options{AS4: gc.AS4}
+	j := &exportJob{fam: gc.Family, opts: wire.Options{AS4: gc.AS4}, group: gc.Group}
 	if gc.AddPath {
-		opts.AddPath = []wire.Family{gc.Family}
+		j.opts.AddPath = []wire.Family{gc.Family}
 	}
 	special := map[rib.PeerID]bool{}
 	for i := range gc.Changes {
@@ -98,57 +119,24 @@ func (s *Speaker) exportGroup(gc *rib.GroupChanges) {
 			special[c.OldSource] = true
 		}
 	}
-	var common [][]byte
-	commonDone := false
 	for _, id := range gc.Members {
 		p := s.byID[id]
 		if p == nil || p.epoch == 0 {
 			continue
 		}
+		member := noPeer
 		if special[id] {
-			msgs, err := encodeChanges(gc.Family, gc.Changes, id, opts)
-			if err != nil {
-				s.log.Error("encoding UPDATE", "peer", p.cfg.Name, "err", err)
-				continue
-			}
-			p.countChanges(gc.Family, gc.Changes, id)
-			s.sendBatch(p, msgs)
-			continue
-		}
-		if !commonDone {
-			var err error
-			common, err = encodeChanges(gc.Family, gc.Changes, noPeer, opts)
-			if err != nil {
-				s.log.Error("encoding UPDATE for update group", "group", gc.Group, "err", err)
-				return
-			}
-			commonDone = true
+			member = id
 		}
 		p.countChanges(gc.Family, gc.Changes, id)
-		s.sendBatch(p, common)
+		j.to = append(j.to, exportTo{p: p, epoch: p.epoch, member: member})
 	}
-}
-
-// sendBatch queues msgs for p without blocking. A peer whose queue is full
-// cannot keep up: it is reset (Cease / Out of Resources, RFC 4486) and gets
-// its full table again when it returns.
-func (s *Speaker) sendBatch(p *peer, msgs [][]byte) {
-	if len(msgs) == 0 || p.epoch == 0 || p.overflowed {
+	if len(j.to) == 0 {
 		return
 	}
-	select {
-	case p.out <- batch{epoch: p.epoch, msgs: msgs}:
-	default:
-		p.overflowed = true
-		s.log.Error("peer is not keeping up with updates, resetting its session", "peer", p.cfg.Name, "queued_batches", len(p.out))
-		sess := p.sess
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			// RFC 4486 §4 subcode 8: "Out of Resources".
-			sess.RestartWith(&wire.Notification{Code: wire.NotifCease, Subcode: wire.CeaseOutOfResources})
-		}()
-	}
+	j.changes = newChanges()
+	*j.changes = append(*j.changes, gc.Changes...)
+	s.export(j)
 }
 
 // sendTable sends p its Adj-RIB-Out for every negotiated family.
@@ -166,32 +154,24 @@ func (s *Speaker) sendFamilyTable(p *peer, f wire.Family, refresh bool) {
 	if p.neg == nil || !p.neg.HasFamily(f) {
 		return
 	}
-	var changes []rib.ExportChange
+	// The Adj-RIB-Out is collected into a pooled slice: as n peers come
+	// up one after another each collects the table so far, and a fresh
+	// slice per call was most of the bytes a reflector allocated on the
+	// way to convergence (k8s scenario, 500 peers: 290 of 500 MB).
+	j := &exportJob{fam: f, opts: p.neg.Send, changes: newChanges(), to: []exportTo{{p: p, epoch: p.epoch, member: p.id}}}
 	s.rib.AdjRIBOut(p.id, f, func(c rib.ExportChange) bool {
-		changes = append(changes, c)
+		*j.changes = append(*j.changes, c)
 		return true
 	})
-	opts := p.neg.Send
-	enhanced := refresh && p.neg.EnhancedRouteRefresh
-	var msgs [][]byte
-	if enhanced {
-		msgs = append(msgs, wire.AppendRouteRefresh(nil, &wire.RouteRefresh{Family: f, Subtype: wire.RefreshBoRR}))
-	}
-	cnt := len(changes)
-	body, err := encodeChanges(f, changes, p.id, &opts)
-	if err != nil {
-		s.log.Error("encoding table", "peer", p.cfg.Name, "family", f.String(), "err", err)
-		return
-	}
-	msgs = append(msgs, body...)
-	if enhanced {
-		msgs = append(msgs, wire.AppendRouteRefresh(nil, &wire.RouteRefresh{Family: f, Subtype: wire.RefreshEoRR}))
+	if refresh && p.neg.EnhancedRouteRefresh {
+		j.before = [][]byte{wire.AppendRouteRefresh(nil, &wire.RouteRefresh{Family: f, Subtype: wire.RefreshBoRR})}
+		j.after = [][]byte{wire.AppendRouteRefresh(nil, &wire.RouteRefresh{Family: f, Subtype: wire.RefreshEoRR})}
 	}
 	if !refresh {
-		p.advertised[f] = cnt
+		p.advertised[f] = len(*j.changes)
 		p.touch()
 	}
-	s.sendBatch(p, msgs)
+	s.export(j)
 }
 
 // Originate installs or replaces a locally originated route. Empty attrs

@@ -10,9 +10,11 @@
 //   - routineRIB: the only goroutine that touches the rib.RIB. It consumes a
 //     bounded queue of operations (update batches from sessions, peers going
 //     up and down, originations, API calls), runs the decision process once
-//     per batch and produces per-update-group export messages;
-//   - routineSend, one per peer: sends that peer's export batches through its
-//     session's bounded queue. The RIB goroutine never blocks on a peer: if a
+//     per batch and decides the per-update-group exports;
+//   - routineExport: encodes the exports in the order the RIB goroutine
+//     produced them and queues them for the peers (export.go);
+//   - routineSend, one per peer while it has export batches queued: sends
+//     them through its session's bounded queue. The RIB goroutine never blocks on a peer: if a
 //     peer's batch queue is full, the peer is reset with Cease / Out of
 //     Resources (RFC 4486) and gets a full table when it comes back;
 //   - the fsm.Session goroutines of each peer.
@@ -120,6 +122,10 @@ type Speaker struct {
 	// (SelectionDeferral); deferTimer ends it at the latest.
 	deferring  bool
 	deferTimer *time.Timer
+	// exportq feeds routineExport (export.go), which signals exportIdle
+	// when it has no more work.
+	exportq    chan *exportJob
+	exportIdle chan struct{}
 }
 
 // New starts a speaker: it opens the listeners and starts the RIB
@@ -148,6 +154,9 @@ func New(ctx context.Context, cfg Config) (*Speaker, error) {
 		byID:  map[rib.PeerID]*peer{},
 		subs:  map[*Subscription]struct{}{},
 		local: map[fibKey]wire.Attrs{},
+
+		exportq:    make(chan *exportJob, exportQueueLen),
+		exportIdle: make(chan struct{}, 1),
 	}
 	for _, a := range cfg.Listen {
 		ln, err := fsm.Listen(ctx, a)
@@ -163,8 +172,9 @@ func New(ctx context.Context, cfg Config) (*Speaker, error) {
 		s.deferring = true
 		s.deferTimer = s.afterRIB(cfg.SelectionDeferral, func() { s.endDeferral("selection deferral timer expired") })
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.routineRIB()
+	go s.routineExport()
 	for _, ln := range s.listeners {
 		s.wg.Add(1)
 		go s.routineAccept(ln)

@@ -1,0 +1,69 @@
+package fsm
+
+import (
+	"sync"
+
+	"github.com/kbgp/kbgp/internal/bgp/wire"
+)
+
+// ReceivedUpdate is a received UPDATE whose ownership passes to the
+// Handler. Its values alias the message buffer it was decoded from; both
+// come from pools, so a speaker that hands UPDATEs to another goroutine
+// needs no deep copy (wire.Update.Clone), which was one allocation per
+// NLRI list, attribute slice and MP struct of every received UPDATE.
+//
+// The owner calls Release when done; after that neither the ReceivedUpdate
+// nor anything it references may be used. An owner that never calls
+// Release leaves both to the garbage collector, which is correct but
+// forgoes the reuse.
+type ReceivedUpdate struct {
+	wire.Update
+	body *[]byte // pooled message body Update aliases; nil if none
+}
+
+// Release returns u and its message buffer to their pools.
+func (u *ReceivedUpdate) Release() {
+	if u.body != nil {
+		putBody(u.body)
+		u.body = nil
+	}
+	updatePool.Put(u)
+}
+
+var updatePool = sync.Pool{New: func() any { return new(ReceivedUpdate) }}
+
+// newReceivedUpdate takes a ReceivedUpdate from the pool; Decode overwrites
+// what a previous use left in it.
+func newReceivedUpdate() *ReceivedUpdate { return updatePool.Get().(*ReceivedUpdate) }
+
+// pooledBodyLen is the capacity of pooled message bodies: the largest body
+// of a message without RFC 8654 extended messages. Larger bodies (extended
+// messages, rare) are allocated for their message and not pooled, so the
+// pool never pins 64 KiB buffers.
+const pooledBodyLen = wire.MaxMessageLen - wire.HeaderLen
+
+var bodyPool = sync.Pool{New: func() any {
+	b := make([]byte, pooledBodyLen)
+	return &b
+}}
+
+// getBody returns a buffer of n bytes for a message body. It comes from
+// the pool when n fits a standard message.
+func getBody(n int) *[]byte {
+	if n > pooledBodyLen {
+		b := make([]byte, n)
+		return &b
+	}
+	b := bodyPool.Get().(*[]byte)
+	*b = (*b)[:n]
+	return b
+}
+
+// putBody returns a buffer from getBody to the pool; the caller must not
+// use it (nor anything aliasing it) afterwards.
+func putBody(b *[]byte) {
+	if cap(*b) != pooledBodyLen {
+		return
+	}
+	bodyPool.Put(b)
+}
