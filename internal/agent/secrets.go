@@ -58,43 +58,11 @@ func (f FileSecrets) Watch(ctx context.Context) (<-chan SecretSet, error) {
 		poll = time.Second
 	}
 	ch := make(chan SecretSet, 1)
-	go func() {
-		defer close(ch)
-		var (
-			last    map[string]map[string]string
-			lastErr string
-			sent    bool
-		)
-		t := time.NewTicker(poll)
-		defer t.Stop()
-		for {
-			secrets, err := ReadSecretsDir(f.Dir)
-			var set SecretSet
-			changed := false
-			if err != nil {
-				set = SecretSet{Secrets: last, Err: err}
-				changed = err.Error() != lastErr || !sent
-				lastErr = err.Error()
-			} else {
-				changed = !sent || lastErr != "" || !equalSecrets(secrets, last)
-				last, lastErr = secrets, ""
-				set = SecretSet{Secrets: secrets}
-			}
-			if changed {
-				select {
-				case ch <- set:
-					sent = true
-				case <-ctx.Done():
-					return
-				}
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
-	}()
+	go pollLoop(ctx, poll,
+		func() (map[string]map[string]string, error) { return ReadSecretsDir(f.Dir) },
+		equalSecrets,
+		func(m map[string]map[string]string, err error) SecretSet { return SecretSet{Secrets: m, Err: err} },
+		ch)
 	return ch, nil
 }
 

@@ -52,45 +52,19 @@ func (f FileServices) Watch(ctx context.Context) (<-chan ServiceSet, error) {
 	if poll <= 0 {
 		poll = 250 * time.Millisecond
 	}
+	type read struct {
+		raw  []byte
+		svcs []config.Service
+	}
 	ch := make(chan ServiceSet, 1)
-	go func() {
-		defer close(ch)
-		var (
-			last    []config.Service
-			lastRaw []byte
-			lastErr string
-			sent    bool
-		)
-		t := time.NewTicker(poll)
-		defer t.Stop()
-		for {
+	go pollLoop(ctx, poll,
+		func() (read, error) {
 			raw, svcs, err := readServices(f.Path)
-			var set ServiceSet
-			changed := false
-			if err != nil {
-				set = ServiceSet{Services: last, Err: err}
-				changed = err.Error() != lastErr || !sent
-				lastErr = err.Error()
-			} else {
-				changed = !sent || lastErr != "" || !bytes.Equal(raw, lastRaw)
-				last, lastRaw, lastErr = svcs, raw, ""
-				set = ServiceSet{Services: svcs}
-			}
-			if changed {
-				select {
-				case ch <- set:
-					sent = true
-				case <-ctx.Done():
-					return
-				}
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
-	}()
+			return read{raw, svcs}, err
+		},
+		func(a, b read) bool { return bytes.Equal(a.raw, b.raw) },
+		func(r read, err error) ServiceSet { return ServiceSet{Services: r.svcs, Err: err} },
+		ch)
 	return ch, nil
 }
 

@@ -3,7 +3,7 @@ package dut
 import (
 	"encoding/json"
 	"fmt"
-	"net/netip"
+	"github.com/kbgp/kbgp/bench/rr/speakerdut"
 	"strings"
 )
 
@@ -108,23 +108,9 @@ func GoBGPConfig(s Setup) string {
 	return b.String()
 }
 
-// GoConfig is the configuration of the Go DUTs (kbgp and null), as JSON.
-type GoConfig struct {
-	Addr    netip.Addr   `json:"addr"`
-	AS      uint32       `json:"as"`
-	Clients []netip.Addr `json:"clients"`
-	// Port is the BGP port to listen on (default 179; tests use others).
-	Port uint16 `json:"port,omitempty"`
-	// Profile is a directory for cpu.pprof and heap.pprof (kbgp only).
-	Profile string `json:"profile,omitempty"`
-}
-
-func (c *GoConfig) listen() netip.AddrPort {
-	if c.Port == 0 {
-		return netip.AddrPortFrom(c.Addr, 179)
-	}
-	return netip.AddrPortFrom(c.Addr, c.Port)
-}
+// GoConfig is the configuration of the Go DUTs (kbgp and null), as JSON:
+// the kbgp DUT's own (package speakerdut), shared by the null reflector.
+type GoConfig = speakerdut.Config
 
 // GoDUTConfig is the JSON configuration of the kbgp and null DUTs.
 func GoDUTConfig(s Setup) ([]byte, error) {

@@ -10,5 +10,5 @@ import (
 // speakerdut.Run). The harness runs it as its own small binary,
 // cmd/kbgp-speaker, so that the DUT's memory is the speaker's alone.
 func RunKBGP(ctx context.Context, cfg GoConfig) error {
-	return speakerdut.Run(ctx, speakerdut.Config{Addr: cfg.Addr, AS: cfg.AS, Clients: cfg.Clients, Port: cfg.Port, Profile: cfg.Profile})
+	return speakerdut.Run(ctx, cfg)
 }

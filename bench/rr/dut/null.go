@@ -19,7 +19,7 @@ import (
 // against it measures the testers and the loopback, not a BGP
 // implementation: its time is the floor for every real DUT.
 func RunNull(ctx context.Context, cfg GoConfig) error {
-	ln, err := net.Listen("tcp4", cfg.listen().String())
+	ln, err := net.Listen("tcp4", cfg.Listen().String())
 	if err != nil {
 		return fmt.Errorf("null reflector: %w", err)
 	}

@@ -30,7 +30,8 @@ type Config struct {
 	Profile string `json:"profile,omitempty"`
 }
 
-func (c *Config) listen() netip.AddrPort {
+// Listen is the address the DUT listens on.
+func (c *Config) Listen() netip.AddrPort {
 	if c.Port == 0 {
 		return netip.AddrPortFrom(c.Addr, 179)
 	}
@@ -61,7 +62,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	sp, err := speaker.New(ctx, speaker.Config{
 		LocalAS:  cfg.AS,
 		RouterID: cfg.Addr,
-		Listen:   []netip.AddrPort{cfg.listen()},
+		Listen:   []netip.AddrPort{cfg.Listen()},
 		RIB:      rib.Options{ClusterID: cfg.Addr},
 	})
 	if err != nil {
