@@ -2,19 +2,16 @@ package config
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/kbgp/kbgp/api"
+	"github.com/kbgp/kbgp/internal/golden"
 	"sigs.k8s.io/yaml"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // loadCase reads every *.yaml resource file in dirs (services.yaml holds
 // []Service instead) into an Input.
@@ -49,41 +46,6 @@ func loadCase(t *testing.T, dirs ...string) *Input {
 	return in
 }
 
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -run %s -update to create it)", err, t.Name())
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the compiled state (go test -update rewrites it):\n%s", path, lineDiff(string(want), string(got)))
-	}
-}
-
-// lineDiff shows the first differing lines.
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < max(len(w), len(g)); i++ {
-		var a, b string
-		if i < len(w) {
-			a = w[i]
-		}
-		if i < len(g) {
-			b = g[i]
-		}
-		if a != b {
-			return "line " + strconv.Itoa(i+1) + ":\n- " + a + "\n+ " + b
-		}
-	}
-	return ""
-}
-
 var compileCases = []struct {
 	name string
 	dirs []string
@@ -112,7 +74,7 @@ func TestCompileGolden(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				golden(t, filepath.Join("testdata", "compile", tc.name, n.Name()+".golden"), out)
+				golden.Check(t, filepath.Join("testdata", "compile", tc.name, n.Name()+".golden"), out)
 				// Determinism: compiling again, with the input lists
 				// reversed, gives the same bytes.
 				rev := *in

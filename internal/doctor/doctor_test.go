@@ -1,7 +1,6 @@
 package doctor
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,10 +10,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kbgp/kbgp/internal/config"
+	"github.com/kbgp/kbgp/internal/golden"
 	"github.com/kbgp/kbgp/internal/status"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 func loadDir(t testing.TB, dir string) *config.Input {
 	t.Helper()
@@ -55,23 +53,6 @@ func readFile(t testing.TB, path string) []byte {
 	return b
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if d := cmp.Diff(string(want), string(got)); d != "" {
-		t.Errorf("%s differs (-want +got):\n%s", path, d)
-	}
-}
-
 func checks(r *Report) []string {
 	var out []string
 	for _, f := range r.Findings {
@@ -89,12 +70,12 @@ func TestSeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "seed.txt", r.AppendText(nil))
+	golden.Check(t, filepath.Join("testdata", "golden", "seed.txt"), r.AppendText(nil))
 	j, err := r.AppendJSON(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "seed.json", j)
+	golden.Check(t, filepath.Join("testdata", "golden", "seed.json"), j)
 	for _, want := range []int{1, 3, 5} {
 		found := false
 		for _, f := range r.Findings {
@@ -142,7 +123,7 @@ func TestClean(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "clean.txt", r.AppendText(nil))
+	golden.Check(t, filepath.Join("testdata", "golden", "clean.txt"), r.AppendText(nil))
 	if len(r.Findings) != 0 {
 		t.Errorf("clean config has findings: %q", checks(r))
 	}

@@ -1,7 +1,6 @@
 package k8s
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,9 +8,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/yaml"
-)
 
-var update = flag.Bool("update", false, "rewrite deploy/crds from the Go types")
+	"github.com/kbgp/kbgp/internal/golden"
+)
 
 // repoRoot is the directory holding go.mod.
 func repoRoot(t testing.TB) string {
@@ -54,18 +53,7 @@ func TestCRDManifests(t *testing.T) {
 				t.Fatal(err)
 			}
 			file := filepath.Join(dir, Group+"_"+c.Plural+".yaml")
-			if *update {
-				if err := os.WriteFile(file, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatalf("%v (generate it with go test ./internal/k8s -run TestCRDManifests -update)", err)
-			}
-			if d := cmp.Diff(string(want), string(got)); d != "" {
-				t.Errorf("%s is stale; regenerate with go test ./internal/k8s -run TestCRDManifests -update (-file +generated):\n%s", file, d)
-			}
+			golden.Check(t, file, got)
 		})
 	}
 }

@@ -2,7 +2,6 @@ package lab
 
 import (
 	"bytes"
-	"flag"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -11,28 +10,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/kbgp/kbgp/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s differs (-want +got; go test -update rewrites it):\n%s", path, diff)
-	}
-}
 
 var netipCmp = []cmp.Option{
 	cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
@@ -74,7 +54,7 @@ func TestExamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, name+".normalized.yaml", b)
+			golden.Check(t, filepath.Join("testdata", name+".normalized.yaml"), b)
 			// The normalized form parses back to the same topology.
 			again, err := Parse(b)
 			if err != nil {
@@ -87,9 +67,9 @@ func TestExamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, name+".bgpd.conf", bgpd)
-			golden(t, name+".zebra.conf", zebra)
-			golden(t, name+".registration.yaml", []byte(top.Registration()))
+			golden.Check(t, filepath.Join("testdata", name+".bgpd.conf"), bgpd)
+			golden.Check(t, filepath.Join("testdata", name+".zebra.conf"), zebra)
+			golden.Check(t, filepath.Join("testdata", name+".registration.yaml"), []byte(top.Registration()))
 		})
 	}
 }
@@ -235,7 +215,7 @@ func TestPictureGolden(t *testing.T) {
 		{A: "ubuntu-1", B: "ubuntu-2", State: "Established"},
 		{A: "ubuntu-2", B: "ubuntu-3", State: "Active"},
 	}
-	golden(t, "seed.svg", Picture(top, ss))
+	golden.Check(t, filepath.Join("testdata", "seed.svg"), Picture(top, ss))
 }
 
 func TestMergeSessions(t *testing.T) {

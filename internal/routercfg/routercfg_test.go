@@ -2,7 +2,6 @@ package routercfg
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"net/netip"
 	"os"
@@ -15,9 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kbgp/kbgp/internal/config"
+	"github.com/kbgp/kbgp/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 // loadInput decodes every YAML file in testdata/dir.
 func loadInput(t testing.TB, dir string) *config.Input {
@@ -82,18 +80,7 @@ func TestGolden(t *testing.T) {
 			t.Run(tc.name+"/"+string(v), func(t *testing.T) {
 				got := generateCase(t, tc, v)
 				path := filepath.Join("testdata", "golden", tc.name+"."+string(v))
-				if *update {
-					if err := os.WriteFile(path, got, 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatalf("%v (run with -update to create it)", err)
-				}
-				if d := cmp.Diff(string(want), string(got)); d != "" {
-					t.Errorf("%s differs (-want +got):\n%s", path, d)
-				}
+				golden.Check(t, path, got)
 			})
 		}
 	}

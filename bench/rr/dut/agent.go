@@ -108,21 +108,20 @@ spec:
 
 // BuildKBGP builds the kbgp binary of the repository at root into out.
 func BuildKBGP(ctx context.Context, root, out string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/kbgp")
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("dut: building kbgp in %s: %v\n%s", root, err, b)
-	}
-	return nil
+	return goBuild(ctx, root, "./cmd/kbgp", out)
 }
 
 // BuildSpeaker builds cmd/kbgp-speaker, the kbgp DUT, of the benchmark
 // module at benchDir into out.
 func BuildSpeaker(ctx context.Context, benchDir, out string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/kbgp-speaker")
-	cmd.Dir = benchDir
+	return goBuild(ctx, benchDir, "./cmd/kbgp-speaker", out)
+}
+
+func goBuild(ctx context.Context, dir, pkg, out string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+	cmd.Dir = dir
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("dut: building kbgp-speaker in %s: %v\n%s", benchDir, err, b)
+		return fmt.Errorf("dut: building %s in %s: %v\n%s", pkg, dir, err, b)
 	}
 	return nil
 }

@@ -3,8 +3,9 @@ package dut
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/kbgp/kbgp/bench/rr/speakerdut"
 	"strings"
+
+	"github.com/kbgp/kbgp/bench/rr/speakerdut"
 )
 
 // The generated configurations. Each makes the DUT an iBGP route reflector

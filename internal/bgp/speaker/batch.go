@@ -12,7 +12,7 @@ import (
 )
 
 // UpdatePeers is UpdatePeer for many peers at once. Changes that reset a
-// session are made one by one, as UpdatePeer makes them; policy-only
+// session are made one by one; policy-only
 // changes are applied together, with one re-evaluation of the RIB and one
 // flush for the whole batch. A datastore change that alters every peer's
 // policy (an IPPool, a BGPFilter, a service range) then costs one pass over
@@ -38,19 +38,12 @@ func (s *Speaker) UpdatePeers(ctx context.Context, cs []PeerConfig) []error {
 			errs[i] = fmt.Errorf("speaker: update peer %v: %w", addr, ErrPeerNotFound)
 			continue
 		}
-		// The policies' names and read-only flags are compared apart: a
-		// change of them is a policy change, applied in place.
-		norm := *c
-		norm.Import.ReadOnly = p.cfg.Import.ReadOnly
-		norm.Export.Name, norm.Export.ReadOnly = p.cfg.Export.Name, p.cfg.Export.ReadOnly
-		exportMeta := c.Export.Name != p.cfg.Export.Name || c.Export.ReadOnly != p.cfg.Export.ReadOnly
-		importMeta := c.Import.ReadOnly != p.cfg.Import.ReadOnly
-		switch chg := p.compare(&norm); {
-		case chg == changeReset || (exportMeta && (c.Export.Func == nil || p.cfg.Export.Func == nil)):
-			errs[i] = s.UpdatePeer(ctx, *c)
-		case chg == changePolicy || exportMeta || importMeta:
+		switch p.compare(c) {
+		case changeReset:
+			errs[i] = s.replacePeer(ctx, p, *c)
+		case changePolicy:
 			idx, ps = append(idx, i), append(ps, p)
-			if exportMeta {
+			if c.Export.Name != p.cfg.Export.Name || c.Export.ReadOnly != p.cfg.Export.ReadOnly {
 				renames = append(renames, len(ps)-1)
 			}
 		}

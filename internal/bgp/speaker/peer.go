@@ -2,7 +2,6 @@ package speaker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"reflect"
@@ -190,12 +189,16 @@ const (
 // compare classifies the difference between p's configuration and c.
 func (p *peer) compare(c *PeerConfig) change {
 	a, b := p.cfg, *c
-	// Policy functions are compared by presence; their names by value.
+	// Policy functions are compared by presence. The export policy's name
+	// (its update group) and the read-only flags change with the functions
+	// and are applied in place too (UpdatePeers moves the peer between
+	// update groups); the import policy's name is compared by value.
 	if (a.Import.Func == nil) != (b.Import.Func == nil) || (a.Export.Func == nil) != (b.Export.Func == nil) {
 		return changeReset
 	}
 	polChanged := a.Import.Func != nil || a.Export.Func != nil
 	a.Import.Func, a.Export.Func, b.Import.Func, b.Export.Func = nil, nil, nil, nil
+	a.Import.ReadOnly, a.Export = b.Import.ReadOnly, b.Export
 	// Functions never compare equal: a dial hook counts by presence.
 	if (a.Session.Dial == nil) != (b.Session.Dial == nil) {
 		return changeReset
@@ -208,25 +211,6 @@ func (p *peer) compare(c *PeerConfig) change {
 		return changePolicy
 	}
 	return changeNone
-}
-
-// setPolicies swaps the policy functions and re-applies them: exports are
-// recomputed and the peer is asked to resend its routes (RFC 2918).
-func (p *peer) setPolicies(ctx context.Context, c PeerConfig) error {
-	p.setPolicyFuncs(c)
-	p.cfg.Import.Func, p.cfg.Export.Func = c.Import.Func, c.Export.Func
-	if err := p.sp.do(ctx, func() { p.sp.rib.Reevaluate(); p.sp.flush() }); err != nil {
-		return err
-	}
-	st := p.sess.Status()
-	if st.Negotiated != nil && st.Negotiated.RouteRefresh {
-		for _, f := range st.Negotiated.Families {
-			if err := p.sess.SendRouteRefresh(ctx, f); err != nil && !errors.Is(err, fsm.ErrNotEstablished) {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // stop closes the session, stops the sender and removes the peer from the

@@ -337,30 +337,23 @@ func (s *Speaker) RemovePeer(ctx context.Context, addr netip.Addr) error {
 // UpdatePeer changes a peer's configuration. Nothing happens if it is
 // unchanged. A change of the session (AS, addresses, ports, password,
 // timers, families, capabilities), of the route-reflector client flag, the
-// next-hop settings or a policy's name resets only this peer; a change of
-// only the policy functions is applied in place.
+// next-hop settings or the import policy's name resets only this peer; a
+// change of the policies' functions, read-only flags or export policy name
+// is applied in place (see UpdatePeers).
 func (s *Speaker) UpdatePeer(ctx context.Context, c PeerConfig) error {
-	s.fillDefaults(&c)
+	return s.UpdatePeers(ctx, []PeerConfig{c})[0]
+}
+
+// replacePeer resets p's session with configuration c: RFC 4486 §4,
+// Cease / "Other Configuration Change".
+func (s *Speaker) replacePeer(ctx context.Context, p *peer, c PeerConfig) error {
 	addr := c.Session.PeerAddr
-	s.mu.Lock()
-	p := s.peers[addr]
-	s.mu.Unlock()
-	if p == nil {
-		return fmt.Errorf("speaker: update peer %v: %w", addr, ErrPeerNotFound)
-	}
-	switch p.compare(&c) {
-	case changeNone:
-		return nil
-	case changePolicy:
-		return p.setPolicies(ctx, c)
-	}
 	s.log.Info("bgp peer configuration changed, resetting the session", "peer", p.cfg.Name, "addr", addr)
 	s.mu.Lock()
 	if s.peers[addr] == p {
 		delete(s.peers, addr)
 	}
 	s.mu.Unlock()
-	// RFC 4486 §4: "Other Configuration Change".
 	p.stopWith(&wire.Notification{Code: wire.NotifCease, Subcode: wire.CeaseOtherConfigChange})
 	return s.AddPeer(ctx, c)
 }
