@@ -172,7 +172,13 @@ func rrReflectable(in *wire.Attrs) wire.Attrs {
 
 // rrSetup returns a RIB with the testers and the monitor established.
 func rrSetup(tb testing.TB) (*RIB, []PeerID) {
-	r := New(Options{RouterID: ip("10.0.0.1"), ClusterID: ip("10.0.0.1")})
+	return rrSetupOpts(tb, Options{})
+}
+
+// rrSetupOpts is rrSetup with RIB options (router and cluster IDs are set).
+func rrSetupOpts(tb testing.TB, o Options) (*RIB, []PeerID) {
+	o.RouterID, o.ClusterID = ip("10.0.0.1"), ip("10.0.0.1")
+	r := New(o)
 	var ids []PeerID
 	for i := 0; i <= rrTesters; i++ {
 		a := rrClientAddr(i)
@@ -259,9 +265,17 @@ func gcCPU() (gc, total float64) {
 // UPDATEs. Metrics: ns/path, bytes/path (live heap after GC, per stored
 // path), allocs/path and alloc-bytes/path (allocation churn), cpu-ns/path (process CPU time, steadier than wall
 // time on a shared machine), gc-cpu-% (the GC's share of the CPU the process
-// spent, runtime/metrics estimates).
+// spent, runtime/metrics estimates). fib=true keeps forwarding state as a
+// node's agent does; fib=false is a reflector out of the forwarding path
+// (Options.NoFIB), as the harness's kbgp DUT runs.
 func BenchmarkRRTable(b *testing.B) {
 	t := loadRRTable(b)
+	for _, fib := range []bool{true, false} {
+		b.Run(fmt.Sprintf("fib=%v", fib), func(b *testing.B) { benchRRTable(b, t, Options{NoFIB: !fib}) })
+	}
+}
+
+func benchRRTable(b *testing.B, t *rrTable, o Options) {
 	paths := t.prefixes * rrTesters
 	var perPath, allocs, allocBytes, gcFrac float64
 	var cpu time.Duration
@@ -274,7 +288,7 @@ func BenchmarkRRTable(b *testing.B) {
 		var m0, m1 runtime.MemStats
 		runtime.ReadMemStats(&m0)
 		g0, c0 := gcCPU()
-		r, ids := rrSetup(b)
+		r, ids := rrSetupOpts(b, o)
 		b.StartTimer()
 		cpu0 := cpuTime()
 		got := rrLoad(b, r, ids, t)

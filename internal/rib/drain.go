@@ -173,6 +173,7 @@ func (r *RIB) Drain() *Changes {
 	} else {
 		clear(r.memo)
 	}
+	r.memoGen++
 	for _, g := range r.groups {
 		if g == nil {
 			continue
@@ -222,7 +223,9 @@ func (r *RIB) process(t *table, pfx netip.Prefix, d *dest) {
 	}
 	best, mp := r.selectBest(s.feats, s.cand, s.mp)
 	s.mp = mp
-	r.updateFIB(t, pfx, d, best)
+	if !r.opts.NoFIB {
+		r.updateFIB(t, pfx, d, best)
+	}
 
 	// ADD-PATH groups need the paths in preference order.
 	maxSend := 0
@@ -235,6 +238,18 @@ func (r *RIB) process(t *table, pfx netip.Prefix, d *dest) {
 				maxSend = f.SendPaths
 			}
 		}
+	}
+	// Without ADD-PATH, the Adj-RIB-Outs depend only on the best path (and
+	// the groups, whose changes set destReexport): if the best path is the
+	// one they were computed from, unchanged since, they stand. So a route
+	// that loses to the best one costs no export work.
+	reexport := d.bits&destReexport != 0
+	d.setFlag(destReexport, false)
+	if maxSend == 0 && best >= 0 && !reexport && d.paths[best].exported() {
+		return
+	}
+	for i := range d.paths {
+		d.paths[i].setExported(maxSend == 0 && i == best)
 	}
 	s.ranked = s.ranked[:0]
 	if maxSend > 0 && best >= 0 {

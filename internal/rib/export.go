@@ -84,7 +84,14 @@ func (r *RIB) exportAttrs(fam wire.Family, pfx netip.Prefix, g *group, p *path) 
 	var mk memoKey
 	if memo {
 		mk = memoKey{in: p.attrs, nh: p.nh, src: p.peer, group: g.id, flags: p.flags(), afi: fam.AFI}
-		if out, hit = r.memo[mk]; hit && out != 0 {
+		// The prefixes of one UPDATE arrive together and share a set, so
+		// the group's last result usually answers without the map.
+		if g.last.gen == r.memoGen && g.last.key == mk {
+			out, hit = g.last.out, true
+		} else {
+			out, hit = r.memo[mk]
+		}
+		if hit && out != 0 {
 			r.intern.ref(out)
 		}
 	}
@@ -100,6 +107,9 @@ func (r *RIB) exportAttrs(fam wire.Family, pfx netip.Prefix, g *group, p *path) 
 			}
 		}
 	}
+	if memo {
+		g.last = memoLast{gen: r.memoGen, key: mk, out: out}
+	}
 	if out != 0 && pol.Func != nil && pol.ReadOnly {
 		src := r.peers[p.peer]
 		if !pol.Func(PolicyInput{Family: fam, Prefix: pfx, Peer: &g.rep.cfg, Source: &src.cfg}, &r.intern.at(out).Attrs) {
@@ -108,6 +118,14 @@ func (r *RIB) exportAttrs(fam wire.Family, pfx netip.Prefix, g *group, p *path) 
 		}
 	}
 	return out
+}
+
+// memoLast is a group's most recent memo lookup; it mirrors an entry of
+// RIB.memo (which holds the reference) while gen is the RIB's memoGen.
+type memoLast struct {
+	gen uint64
+	key memoKey
+	out setID
 }
 
 // memoKey identifies an export computation without policy within a Drain.

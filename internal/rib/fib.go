@@ -5,7 +5,8 @@ package rib
 // until fn returns false. It lets a user that needs the whole table once
 // (a new FIB subscriber) read it here instead of mirroring every
 // FIBChange. NextHops is shared and must not be modified; like Drain's
-// results it is valid until the next change of the RIB.
+// results it is valid until the next change of the RIB. With Options.NoFIB
+// there is no forwarding state and fn is never called.
 func (r *RIB) FIB(fn func(FIBChange) bool) {
 	for _, t := range r.tables {
 		for pfx, d := range t.all() {

@@ -82,3 +82,56 @@ func TestFIBMatchesDrained(t *testing.T) {
 		})
 	}
 }
+
+// TestNoFIB checks that a RIB without forwarding state reports no FIB
+// changes and no FIB, and exports exactly what a RIB with it exports.
+func TestNoFIB(t *testing.T) {
+	specs := []peerSpec{
+		{name: "a", addr: "10.0.0.1", as: localAS, client: true},
+		{name: "b", addr: "10.0.0.2", as: localAS, client: true},
+		{name: "c", addr: "10.0.0.3", as: 65003},
+	}
+	with := newFixture(t, Options{IBGPMaxPaths: 4}, specs...)
+	without := newFixture(t, Options{IBGPMaxPaths: 4, NoFIB: true}, specs...)
+	rng := rand.New(rand.NewPCG(7, 0))
+	type out struct {
+		Attrs     *wire.Attrs
+		Withdrawn bool
+	}
+	for round := range 20 {
+		var prefixes []string
+		for range 30 {
+			p := fmt.Sprintf("10.%d.%d.0/24", rng.IntN(4), rng.IntN(8))
+			prefixes = append(prefixes, p)
+			peer := []string{"a", "b", "c"}[rng.IntN(3)]
+			if rng.IntN(3) == 0 {
+				with.withdraw(peer, p)
+				without.withdraw(peer, p)
+				continue
+			}
+			a := mkAttrs(nh(fmt.Sprintf("192.0.2.%d", 1+rng.IntN(3))), lp(uint32(100+rng.IntN(2))))
+			with.update(peer, a, p)
+			without.update(peer, a, p)
+		}
+		chWith, chWithout := with.r.Drain(), without.r.Drain()
+		if n := len(chWithout.FIB); n != 0 {
+			t.Fatalf("round %d: NoFIB RIB reported %d FIB changes", round, n)
+		}
+		for _, peer := range []string{"a", "b", "c"} {
+			for _, p := range prefixes {
+				a1, w1 := sent(with, chWith, peer, p)
+				a2, w2 := sent(without, chWithout, peer, p)
+				if d := cmp.Diff(out{a1, w1}, out{a2, w2}, cmpAttrs); d != "" {
+					t.Fatalf("round %d: %s gets a different %s without FIB (-with +without):\n%s", round, peer, p, d)
+				}
+				if b1, b2 := with.best(p), without.best(p); b1 != b2 {
+					t.Fatalf("round %d: best path of %s from %q with FIB, %q without", round, p, b1, b2)
+				}
+			}
+		}
+	}
+	without.r.FIB(func(c FIBChange) bool {
+		t.Fatalf("NoFIB RIB has forwarding state for %v", c.Prefix)
+		return false
+	})
+}

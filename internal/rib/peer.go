@@ -331,6 +331,7 @@ type group struct {
 	as4     bool
 	fams    []FamilySession
 	changes map[wire.Family]*GroupChanges
+	last    memoLast // see exportAttrs
 }
 
 type groupKey string

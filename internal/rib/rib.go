@@ -159,6 +159,13 @@ type Options struct {
 	// MultipathRelax allows paths from different neighbouring ASes (same
 	// AS_PATH length) into one multipath set.
 	MultipathRelax bool
+	// NoFIB keeps no forwarding state: Drain reports no FIBChanges and FIB
+	// reports nothing, while best paths are still selected and exported.
+	// It is for a route reflector out of the forwarding path, which
+	// programs no kernel routes (Junos calls this no-install; a BIRD
+	// reflector without a kernel protocol is the same): it saves the
+	// multipath computation and the per-prefix forwarding state.
+	NoFIB bool
 }
 
 // PeerID identifies a peer inside a RIB. LocalPeer is the RIB itself (the
@@ -183,6 +190,7 @@ type RIB struct {
 	keyGroup  map[groupKey]*group
 	out       Changes
 	memo      map[memoKey]setID // export results of the current Drain
+	memoGen   uint64            // counts memo clearings (see memoLast)
 	scratch   scratch
 }
 
@@ -200,6 +208,7 @@ func New(o Options) *RIB {
 		localPref: lp,
 		tables:    map[wire.Family]*table{},
 		keyGroup:  map[groupKey]*group{},
+		memoGen:   1, // a new group's zero memoLast never matches
 	}
 	r.intern.init()
 	r.peers = append(r.peers, &peer{id: LocalPeer, cfg: PeerConfig{Name: "local"}, routerID: o.RouterID, local: true})

@@ -16,12 +16,12 @@ const destChunk = 1024
 
 // table is the Loc-RIB of one address family: prefix → entry. The entries
 // live in a slab of fixed-size chunks with a free list; the maps hold only
-// handles. IPv4 prefixes are keyed by a uint64 (address << 8 | length), so
-// the IPv4 map has no pointers at all and the garbage collector does not
-// scan it; other prefixes are keyed by netip.Prefix.
+// handles. IPv4 prefixes are keyed by a uint64 (address << 8 | length) in
+// a v4Index, which has no pointers in its slots for the garbage collector
+// to scan; other prefixes are keyed by netip.Prefix.
 type table struct {
 	fam    wire.Family
-	v4     map[uint64]destID
+	v4     v4Index
 	other  map[netip.Prefix]destID
 	chunks []*[destChunk]dest
 	free   []destID
@@ -43,7 +43,7 @@ type dirtyEntry struct {
 }
 
 func newTable(f wire.Family) *table {
-	return &table{fam: f, v4: map[uint64]destID{}, other: map[netip.Prefix]destID{}}
+	return &table{fam: f, v4: v4Index{}, other: map[netip.Prefix]destID{}}
 }
 
 func v4Key(p netip.Prefix) (uint64, bool) {
@@ -64,8 +64,7 @@ func (t *table) at(id destID) *dest { return &t.chunks[id/destChunk][id%destChun
 
 func (t *table) lookup(p netip.Prefix) (destID, bool) {
 	if k, ok := v4Key(p); ok {
-		id, ok := t.v4[k]
-		return id, ok
+		return t.v4.get(k)
 	}
 	id, ok := t.other[p]
 	return id, ok
@@ -83,7 +82,7 @@ func (t *table) get(p netip.Prefix) *dest {
 func (t *table) add(p netip.Prefix) *dest {
 	var id destID
 	if t.len() >= maxDests {
-		panic("rib: more than a billion prefixes in one table") // memory runs out long before
+		panic("rib: more than half a billion prefixes in one table") // memory runs out long before
 	}
 	if n := len(t.free); n > 0 {
 		id = t.free[n-1]
@@ -96,7 +95,7 @@ func (t *table) add(p netip.Prefix) *dest {
 		}
 	}
 	if k, ok := v4Key(p); ok {
-		t.v4[k] = id
+		t.v4.set(k, id)
 	} else {
 		t.other[p] = id
 	}
@@ -112,7 +111,7 @@ func (t *table) del(p netip.Prefix) {
 		return
 	}
 	if k, ok := v4Key(p); ok {
-		delete(t.v4, k)
+		t.v4.del(k)
 	} else {
 		delete(t.other, p)
 	}
@@ -125,15 +124,13 @@ func (t *table) del(p netip.Prefix) {
 	t.free = append(t.free, id)
 }
 
-func (t *table) len() int { return len(t.v4) + len(t.other) }
+func (t *table) len() int { return t.v4.len() + len(t.other) }
 
 // all iterates over the entries; deleting the current entry is allowed.
 func (t *table) all() iter.Seq2[netip.Prefix, *dest] {
 	return func(yield func(netip.Prefix, *dest) bool) {
-		for k, id := range t.v4 {
-			if !yield(v4Prefix(k), t.at(id)) {
-				return
-			}
+		if !t.v4.all(func(k uint64, id destID) bool { return yield(v4Prefix(k), t.at(id)) }) {
+			return
 		}
 		for p, id := range t.other {
 			if !yield(p, t.at(id)) {

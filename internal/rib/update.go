@@ -23,20 +23,32 @@ type path struct {
 	peer  PeerID
 	id    uint32 // path ID as received (0 without ADD-PATH receive)
 	// lid is our ADD-PATH path ID for this path, stable for its life, in
-	// the low 30 bits (IDs count up from 1 among a prefix's paths), and
-	// the state flags in the top 2 bits.
+	// the low 29 bits (IDs count up from 1 among a prefix's paths), the
+	// pathExported mark in bit 29, and the state flags in the top 2 bits.
 	lid uint32
 }
 
 const (
 	flagShift = 30
-	lidMask   = 1<<flagShift - 1
+	// pathExported marks the path that was the best path, unchanged, when
+	// its prefix's Adj-RIB-Outs were last computed (see process). Any
+	// change of the path (setFlags included) clears it.
+	pathExported = 1 << 29
+	lidMask      = pathExported - 1
 )
 
 func (p *path) localID() uint32 { return p.lid & lidMask }
 func (p *path) flags() uint8    { return uint8(p.lid >> flagShift) }
+func (p *path) exported() bool  { return p.lid&pathExported != 0 }
 func (p *path) setFlags(f uint8) {
 	p.lid = p.lid&lidMask | uint32(f)<<flagShift
+}
+func (p *path) setExported(on bool) {
+	if on {
+		p.lid |= pathExported
+	} else {
+		p.lid &^= pathExported
+	}
 }
 
 // outEntry is one path of one update group's Adj-RIB-Out. It holds no
@@ -56,16 +68,19 @@ type dest struct {
 	fib     nhID  // next hops last reported to the FIB (refcounted)
 	fibBest setID // best path's complete attributes last reported (refcounted)
 	fibSrc  setID // the best path's own set (refcounted, compared)
-	// bits holds the entry's own handle (low 30 bits) and the dirty and
-	// fibLocal flags, so that an entry is 64 bytes.
+	// bits holds the entry's own handle (low 29 bits) and the dirty,
+	// fibLocal and reexport flags, so that an entry is 64 bytes.
 	bits uint32
 }
 
 const (
 	destDirty    = 1 << 31
 	destFIBLocal = 1 << 30
-	destIDMask   = destFIBLocal - 1
-	// maxDests bounds the entries of a table (a billion prefixes).
+	// destReexport: the Adj-RIB-Outs must be recomputed even if the best
+	// path is the one already exported (groups, policies or peers changed).
+	destReexport = 1 << 29
+	destIDMask   = destReexport - 1
+	// maxDests bounds the entries of a table (half a billion prefixes).
 	maxDests = destIDMask + 1
 )
 
@@ -80,7 +95,17 @@ func (d *dest) setFlag(f uint32, on bool) {
 	}
 }
 
+// markDirty queues the prefix for the next Drain and has its Adj-RIB-Outs
+// recomputed there in any case (for changes of groups, policies, peers).
 func (r *RIB) markDirty(t *table, pfx netip.Prefix, d *dest) {
+	d.setFlag(destReexport, true)
+	r.markChanged(t, pfx, d)
+}
+
+// markChanged queues the prefix for the next Drain after a change of its
+// paths: if its best path stays the one already exported, its Adj-RIB-Outs
+// are left as they are.
+func (r *RIB) markChanged(t *table, pfx netip.Prefix, d *dest) {
 	if !d.dirty() {
 		d.setFlag(destDirty, true)
 		if k, ok := v4Key(pfx); ok {
@@ -369,7 +394,7 @@ func (r *RIB) setPath(t *table, pfx netip.Prefix, peer PeerID, id uint32, set se
 			r.addrs.put(p.nh)
 			p.attrs, p.nh = set, nh
 			p.setFlags(0)
-			r.markDirty(t, pfx, d)
+			r.markChanged(t, pfx, d)
 			return
 		}
 	}
@@ -394,7 +419,7 @@ func (r *RIB) setPath(t *table, pfx netip.Prefix, peer PeerID, id uint32, set se
 	d.paths = append(d.paths, path{attrs: set, nh: nh, peer: peer, id: id, lid: freeLocalID(d.paths)})
 	t.paths++
 	r.peers[peer].countPaths(t.fam, 1)
-	r.markDirty(t, pfx, d)
+	r.markChanged(t, pfx, d)
 }
 
 // freeLocalID returns the smallest ADD-PATH path ID (from 1) no path of the
@@ -428,7 +453,7 @@ func (r *RIB) removePath(t *table, pfx netip.Prefix, peer PeerID, id uint32) {
 			d.paths = slices.Delete(d.paths, i, i+1)
 			t.paths--
 			r.peers[peer].countPaths(t.fam, -1)
-			r.markDirty(t, pfx, d)
+			r.markChanged(t, pfx, d)
 			return
 		}
 	}
@@ -454,7 +479,7 @@ func (r *RIB) removePeerPaths(t *table, p *peer, drop func(*path) bool) int {
 			t.paths -= len(d.paths) - k
 			clear(d.paths[k:])
 			d.paths = d.paths[:k]
-			r.markDirty(t, pfx, d)
+			r.markChanged(t, pfx, d)
 		}
 	}
 	if n > 0 {

@@ -63,7 +63,10 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		LocalAS:  cfg.AS,
 		RouterID: cfg.Addr,
 		Listen:   []netip.AddrPort{cfg.Listen()},
-		RIB:      rib.Options{ClusterID: cfg.Addr},
+		// A reflector out of the forwarding path, as the other DUTs are
+		// configured (BIRD without a kernel protocol, FRR with `bgp
+		// no-rib`, GoBGP without zebra): no forwarding state.
+		RIB: rib.Options{ClusterID: cfg.Addr, NoFIB: true},
 	})
 	if err != nil {
 		return fmt.Errorf("kbgp DUT: %w", err)

@@ -2,6 +2,7 @@ package speaker
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"slices"
 	"sync"
@@ -31,6 +32,11 @@ type BestPath struct {
 // Withdrawn reports whether the prefix has no usable route.
 func (b *BestPath) Withdrawn() bool { return b.Attrs == nil }
 
+// ErrNoFIB is returned by Subscribe and BestPaths when the speaker keeps no
+// forwarding state (Config.RIB.NoFIB: a route reflector out of the
+// forwarding path).
+var ErrNoFIB = errors.New("speaker keeps no forwarding state (RIB NoFIB)")
+
 // Subscription receives best-path and multipath changes. Changes to one
 // prefix are coalesced while the subscriber is busy, so a slow subscriber
 // costs at most one pending entry per prefix and never blocks the RIB.
@@ -45,6 +51,9 @@ type Subscription struct {
 // Subscribe returns a subscription whose first Next returns the current
 // best path of every prefix.
 func (s *Speaker) Subscribe(ctx context.Context) (*Subscription, error) {
+	if s.cfg.RIB.NoFIB {
+		return nil, ErrNoFIB
+	}
 	sub := &Subscription{sp: s, pending: map[fibKey]BestPath{}, notify: make(chan struct{}, 1)}
 	err := s.do(ctx, func() {
 		s.rib.FIB(func(c rib.FIBChange) bool {
@@ -141,6 +150,9 @@ func bestPath(c *rib.FIBChange) BestPath {
 
 // BestPaths returns the current best path of every prefix, sorted.
 func (s *Speaker) BestPaths(ctx context.Context) ([]BestPath, error) {
+	if s.cfg.RIB.NoFIB {
+		return nil, ErrNoFIB
+	}
 	var out []BestPath
 	err := s.do(ctx, func() {
 		s.rib.FIB(func(c rib.FIBChange) bool {
