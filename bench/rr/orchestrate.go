@@ -108,7 +108,7 @@ func parseOptions(args []string) (*options, error) {
 	fs.IntVar(&o.firstRun, "first-run", 1, "number of the first run (to continue a series in another invocation)")
 	fs.StringVar(&o.out, "out", "", "results directory (default bench/results in the repository)")
 	fs.StringVar(&o.shared, "shared", "", "shared test data (default ../shared/testdata beside the repository)")
-	fs.BoolVar(&o.profile, "profile", true, "write kbgp CPU/heap profiles into the results")
+	fs.BoolVar(&o.profile, "profile", true, "write kbgp CPU/heap profiles into the results, from one extra unmeasured run of each kbgp DUT per scenario point")
 	fs.DurationVar(&o.quiet, "quiet", 2*time.Second, "quiet period after convergence")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "per-run convergence timeout (a DUT that has not converged by then is recorded as failed)")
 	fs.StringVar(&o.gobgp4, "gobgp4", "", "gobgpd v4 binary for the gobgp4 DUT (default: go install "+dut.GoBGP4Module+"@"+dut.GoBGP4Version+", cached in $XDG_CACHE_HOME/kbgp or ~/.cache/kbgp)")
@@ -268,7 +268,7 @@ func orchestrate(ctx context.Context, args []string) error {
 				i++
 				a := &innerArgs{Scenario: j.scenario, DUT: d, N: j.n, Run: run, Shared: o.shared,
 					TableLimit: o.tableLimit, Quiet: o.quiet, Timeout: o.timeout,
-					Profile: o.profile && (d == "kbgp" || d == "kbgp-agent"), Churn: j.churn, KBGP: o.kbgp, GoBGP4: o.gobgp4, Speaker: o.speaker}
+					Churn: j.churn, KBGP: o.kbgp, GoBGP4: o.gobgp4, Speaker: o.speaker}
 				a.Dir = filepath.Join(runDir, fmt.Sprintf("%s-%d-%s-%d", j.scenario, j.n, d, run))
 				tag := fmt.Sprintf("[%d/%d %s n=%d %s run %d]", i, total, j.scenario, j.n, d, run)
 				fmt.Fprintf(os.Stderr, "%s start (load %s)\n", tag, loadAvg())
@@ -283,6 +283,28 @@ func orchestrate(ctx context.Context, args []string) error {
 				if err := save(); err != nil {
 					return err
 				}
+			}
+		}
+		if o.profile {
+			// The profiles come from one more run of each kbgp DUT, which
+			// is not measured: the profiler's buffers and signals would
+			// count against kbgp's memory and time.
+			for _, d := range o.duts {
+				if d != "kbgp" && d != "kbgp-agent" || ctx.Err() != nil {
+					continue
+				}
+				a := &innerArgs{Scenario: j.scenario, DUT: d, N: j.n, Run: 0, Shared: o.shared,
+					TableLimit: o.tableLimit, Quiet: o.quiet, Timeout: o.timeout, Profile: true,
+					Churn: j.churn, KBGP: o.kbgp, GoBGP4: o.gobgp4, Speaker: o.speaker}
+				a.Dir = filepath.Join(runDir, fmt.Sprintf("%s-%d-%s-profile", j.scenario, j.n, d))
+				tag := fmt.Sprintf("[profile %s n=%d %s]", j.scenario, j.n, d)
+				fmt.Fprintf(os.Stderr, "%s start (load %s)\n", tag, loadAvg())
+				for _, r := range runOne(ctx, a, tag) {
+					if r.Error != "" {
+						fmt.Fprintf(os.Stderr, "%s %s FAILED: %s\n", tag, r.Scenario, r.Error)
+					}
+				}
+				tidyRunDir(a.Dir)
 			}
 		}
 	}
