@@ -27,6 +27,7 @@ func (r *RIB) exportGroup(t *table, pfx netip.Prefix, d *dest, g *group, addPath
 	}
 	var gc *GroupChanges
 	change := func(c ExportChange) {
+		r.outGen++
 		if gc == nil {
 			gc = g.changes[t.fam]
 			if gc == nil {

@@ -79,3 +79,46 @@ func adjOut(t *testing.T, f *fixture, peer string) map[netip.Prefix]string {
 	}
 	return out
 }
+
+// TestGroupAdjRIBOut checks a group's Adj-RIB-Out before split horizon and
+// that OutGeneration moves with every change of it and with new groups.
+func TestGroupAdjRIBOut(t *testing.T) {
+	f := newFixture(t, Options{},
+		peerSpec{name: "c1", addr: "10.0.0.1", as: localAS, client: true},
+		peerSpec{name: "c2", addr: "10.0.0.2", as: localAS, client: true})
+	g, _ := f.r.PeerGroup(f.id("c1"))
+	read := func() map[string]string {
+		out := map[string]string{}
+		f.r.GroupAdjRIBOut(g, v4, func(c ExportChange) bool {
+			out[c.Prefix.String()] = f.name(c.Source)
+			return true
+		})
+		return out
+	}
+	gen := f.r.OutGeneration()
+	step := func(what string, changed bool) {
+		t.Helper()
+		f.r.Drain()
+		if now := f.r.OutGeneration(); (now != gen) != changed {
+			t.Errorf("%s: OutGeneration %d → %d, want changed=%v", what, gen, now, changed)
+		}
+		gen = f.r.OutGeneration()
+	}
+	f.update("c1", mkAttrs(nh("192.0.2.1")), "10.1.0.0/24")
+	f.update("c2", mkAttrs(nh("192.0.2.2")), "10.2.0.0/24")
+	step("announcements", true)
+	if d := cmp.Diff(map[string]string{"10.1.0.0/24": "c1", "10.2.0.0/24": "c2"}, read()); d != "" {
+		t.Errorf("group Adj-RIB-Out (-want +got):\n%s", d)
+	}
+	f.update("c2", mkAttrs(nh("192.0.2.2"), lp(50)), "10.1.0.0/24") // loses to c1's
+	step("a losing path", false)
+	f.withdraw("c1", "10.1.0.0/24")
+	step("the best path withdrawn", true)
+	if d := cmp.Diff(map[string]string{"10.1.0.0/24": "c2", "10.2.0.0/24": "c2"}, read()); d != "" {
+		t.Errorf("group Adj-RIB-Out after the withdrawal (-want +got):\n%s", d)
+	}
+	f.add(peerSpec{name: "x1", addr: "192.0.2.9", as: 65009})
+	if f.r.OutGeneration() == gen {
+		t.Error("a new group left OutGeneration unchanged")
+	}
+}

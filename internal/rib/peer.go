@@ -386,6 +386,7 @@ func (r *RIB) joinGroup(p *peer) *group {
 			r.groups[g.id] = g
 		}
 		r.keyGroup[k] = g
+		r.outGen++
 		// The new group's Adj-RIB-Out is computed for every prefix by the
 		// next Drain.
 		for _, f := range g.fams {
@@ -416,6 +417,7 @@ func (r *RIB) leaveGroup(p *peer) {
 		return
 	}
 	// Last member gone: drop the group and its Adj-RIB-Out.
+	r.outGen++
 	delete(r.keyGroup, g.key)
 	r.groups[g.id] = nil
 	for _, t := range r.tables {
@@ -443,6 +445,29 @@ func (r *RIB) Group(id GroupID) ([]PeerID, bool) {
 		return nil, false
 	}
 	return r.groups[id].members, true
+}
+
+// OutGeneration changes whenever the Adj-RIB-Out of some update group may
+// have changed, or a group was created or removed: a copy of a group's
+// Adj-RIB-Out (GroupAdjRIBOut) is current while it stays the same.
+func (r *RIB) OutGeneration() uint64 { return r.outGen }
+
+// GroupAdjRIBOut calls fn with every path of update group g's Adj-RIB-Out
+// in fam until fn returns false. It is what every member is sent, before
+// split horizon: a member gets the paths whose Source is not itself (see
+// AdjRIBOut).
+func (r *RIB) GroupAdjRIBOut(g GroupID, fam wire.Family, fn func(ExportChange) bool) {
+	t := r.tables[fam]
+	if int(g) >= len(r.groups) || r.groups[g] == nil || t == nil {
+		return
+	}
+	for pfx, d := range t.all() {
+		for _, o := range d.out {
+			if o.group == g && !fn(ExportChange{Prefix: pfx, PathID: o.id, Attrs: r.intern.at(o.attrs), Source: o.src}) {
+				return
+			}
+		}
+	}
 }
 
 // PeerGroup returns the update group of an established peer.

@@ -73,6 +73,7 @@ func (r *RIB) RenameExportPolicies(pols map[PeerID]Policy) bool {
 		}
 		return false
 	}
+	r.outGen++
 	for _, pl := range plans {
 		delete(r.keyGroup, pl.g.key)
 	}

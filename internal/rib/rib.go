@@ -191,6 +191,7 @@ type RIB struct {
 	out       Changes
 	memo      map[memoKey]setID // export results of the current Drain
 	memoGen   uint64            // counts memo clearings (see memoLast)
+	outGen    uint64            // see OutGeneration
 	scratch   scratch
 }
 

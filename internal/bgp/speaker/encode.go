@@ -185,22 +185,3 @@ func buildUpdate(f wire.Family, attrs *wire.Attrs, nlri []wire.NLRI, o *wire.Opt
 	}
 	return wire.AppendUpdate(make([]byte, 0, min(est, wire.MaxMessageLen)), &u, o)
 }
-
-// countChanges keeps the number of routes advertised to p in f current.
-func (p *peer) countChanges(f wire.Family, changes []rib.ExportChange, member rib.PeerID) {
-	n := p.advertised[f]
-	for i := range changes {
-		c := &changes[i]
-		had := c.HadOld && c.OldSource != member
-		switch c.For(member) {
-		case rib.ActionAnnounce:
-			if !had {
-				n++
-			}
-		case rib.ActionWithdraw:
-			n--
-		}
-	}
-	p.advertised[f] = n
-	p.touch()
-}

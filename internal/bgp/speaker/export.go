@@ -1,6 +1,7 @@
 package speaker
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/kbgp/kbgp/internal/bgp/wire"
@@ -27,10 +28,12 @@ type exportJob struct {
 	fam  wire.Family
 	opts wire.Options
 	// changes is a private copy (from changesPool); nil when the job only
-	// sends before and after.
+	// sends before and after, or sends shared.
 	changes *[]rib.ExportChange
-	group   rib.GroupID
-	to      []exportTo
+	// shared is an initial table shared with other peers (sharedtable.go).
+	shared *sharedTable
+	group  rib.GroupID
+	to     []exportTo
 	// before and after frame each peer's encoded changes (BoRR and EoRR
 	// of an enhanced route refresh, RFC 7313 §4).
 	before, after [][]byte
@@ -82,6 +85,21 @@ func (s *Speaker) routineExport() {
 
 func (s *Speaker) runExport(j *exportJob) {
 	defer j.release()
+	if j.shared != nil {
+		msgs, err := j.shared.encoded(j.fam)
+		if err != nil {
+			s.log.Error("encoding UPDATE for an initial table", "group", j.group, "family", j.fam.String(), "err", err)
+			return
+		}
+		for _, t := range j.to {
+			s.queue(t.p, t.epoch, msgs)
+		}
+		return
+	}
+	if j.changes != nil && len(j.before)+len(j.after) == 0 && slices.ContainsFunc(j.to, func(t exportTo) bool { return t.member != noPeer }) && len(j.to) > 1 {
+		s.splitExport(j)
+		return
+	}
 	var common [][]byte
 	commonDone := false
 	for _, t := range j.to {
@@ -135,10 +153,29 @@ func (s *Speaker) sendBatch(p *peer, epoch uint64, msgs [][]byte) {
 // again when it returns; nothing more is queued for the period that
 // overflowed.
 func (s *Speaker) queue(p *peer, epoch uint64, msgs [][]byte) {
-	if len(msgs) == 0 || epoch == 0 || p.overflow.Load() == epoch {
+	if len(msgs) == 0 {
 		return
 	}
-	if !p.push(batch{epoch: epoch, msgs: msgs}, s.cfg.ExportQueueLen) {
+	s.push(p, batch{epoch: epoch, msgs: msgs})
+}
+
+// queueParts is queue for messages in several parts, sent in order.
+func (s *Speaker) queueParts(p *peer, epoch uint64, parts [][][]byte) {
+	switch len(parts) {
+	case 0:
+	case 1:
+		s.queue(p, epoch, parts[0])
+	default:
+		s.push(p, batch{epoch: epoch, msgs: parts[0], more: parts[1:]})
+	}
+}
+
+func (s *Speaker) push(p *peer, b batch) {
+	epoch := b.epoch
+	if epoch == 0 || p.overflow.Load() == epoch {
+		return
+	}
+	if !p.push(b, s.cfg.ExportQueueLen) {
 		p.overflow.Store(epoch)
 		s.log.Error("peer is not keeping up with updates, resetting its session", "peer", p.cfg.Name, "queued_batches", p.queued())
 		sess := p.sess

@@ -122,7 +122,7 @@ func (s *Speaker) peerUp(p *peer, epoch uint64, n *fsm.Negotiated, local netip.A
 	// new group's contents arrive with the next flush. End-of-RIB follows
 	// (RFC 4724 §4.1: "the Receiving Speaker MUST send the End-of-RIB marker
 	// ... after it completes the initial update").
-	s.sendTable(p, false)
+	s.sendInitialTable(p)
 	p.needEoR = true
 	s.eorq = append(s.eorq, p)
 }

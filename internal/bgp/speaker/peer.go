@@ -27,10 +27,13 @@ type PeerStatus struct {
 	Rejected uint64
 }
 
-// batch is a run of encoded messages for one Established period.
+// batch is a run of encoded messages for one Established period: msgs,
+// then each of more in order (a member's view of shared messages, see
+// splitExport).
 type batch struct {
 	epoch uint64
 	msgs  [][]byte
+	more  [][][]byte
 }
 
 // peer is one configured peer. cfg and sess are immutable; a change of

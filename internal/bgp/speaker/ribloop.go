@@ -80,6 +80,7 @@ func (s *Speaker) flush() {
 		s.publishTouched()
 		return
 	}
+	clear(s.tables) // the next Drain changes what they hold
 	ch := s.rib.Drain()
 	if len(ch.FIB) > 0 {
 		s.publishFIB(ch.FIB)
@@ -119,6 +120,7 @@ func (s *Speaker) exportGroup(gc *rib.GroupChanges) {
 			special[c.OldSource] = true
 		}
 	}
+	commonDelta := advertisedDelta(gc.Changes, noPeer)
 	for _, id := range gc.Members {
 		p := s.byID[id]
 		if p == nil || p.epoch == 0 {
@@ -127,8 +129,10 @@ func (s *Speaker) exportGroup(gc *rib.GroupChanges) {
 		member := noPeer
 		if special[id] {
 			member = id
+			p.addAdvertised(gc.Family, advertisedDelta(gc.Changes, id))
+		} else {
+			p.addAdvertised(gc.Family, commonDelta)
 		}
-		p.countChanges(gc.Family, gc.Changes, id)
 		j.to = append(j.to, exportTo{p: p, epoch: p.epoch, member: member})
 	}
 	if len(j.to) == 0 {
@@ -172,6 +176,23 @@ func (s *Speaker) sendFamilyTable(p *peer, f wire.Family, refresh bool) {
 		p.touch()
 	}
 	s.export(j)
+}
+
+// sendInitialTable sends p, which just came up, its Adj-RIB-Out of every
+// negotiated family: an encoding shared with the other peers of its group
+// that come up before the group's Adj-RIB-Out changes, where p is the
+// source of none of its paths, else its own.
+func (s *Speaker) sendInitialTable(p *peer) {
+	for _, f := range p.neg.Families {
+		sh := s.sharedTable(p, f)
+		if sh == nil {
+			s.sendFamilyTable(p, f, false)
+			continue
+		}
+		p.advertised[f] = sh.n
+		p.touch()
+		s.export(&exportJob{fam: f, opts: p.neg.Send, shared: sh, to: []exportTo{{p: p, epoch: p.epoch, member: noPeer}}})
+	}
 }
 
 // Originate installs or replaces a locally originated route. Empty attrs

@@ -65,7 +65,14 @@ func (p *peer) routineSend() {
 		}
 		// An error means the session left the batch's Established
 		// period (or the peer is stopping): the batch is dropped.
-		p.sess.SendBatch(p.ctx, b.epoch, b.msgs)
+		if p.sess.SendBatch(p.ctx, b.epoch, b.msgs) != nil {
+			continue
+		}
+		for _, m := range b.more {
+			if p.sess.SendBatch(p.ctx, b.epoch, m) != nil {
+				break
+			}
+		}
 	}
 }
 

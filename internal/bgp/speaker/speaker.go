@@ -118,6 +118,10 @@ type Speaker struct {
 	// eorq holds the peers that came up and wait for End-of-RIB after
 	// their initial table (needEoR).
 	eorq []*peer
+	// tables are the initial tables encoded for peers that came up since
+	// the last flush, shared by the next ones of the same group
+	// (sharedtable.go).
+	tables map[tableKey]*sharedTable
 	// deferring is true while the restarting speaker waits for End-of-RIB
 	// (SelectionDeferral); deferTimer ends it at the latest.
 	deferring  bool

@@ -1,0 +1,84 @@
+package speaker
+
+import (
+	"slices"
+
+	"github.com/kbgp/kbgp/internal/bgp/wire"
+	"github.com/kbgp/kbgp/internal/rib"
+)
+
+// Initial tables shared by the peers of an update group.
+//
+// A peer that comes up gets its group's whole Adj-RIB-Out. When many
+// route-reflector clients come up together (a cluster's nodes after the
+// reflector restarts, or all at once in the harness), each one's table was
+// collected and encoded for it alone: with 1,000 clients, a hundred MB of
+// UPDATEs built that were byte for byte the same. The peers of one group
+// that come up between two flushes, while the group's Adj-RIB-Out stays
+// the same (rib.OutGeneration), now share one collection and one encoding,
+// unless a peer is the source of some of the paths (split horizon: it must
+// not get those back), which gets its own as before.
+
+// tableKey identifies a shared initial table.
+type tableKey struct {
+	group rib.GroupID
+	fam   wire.Family
+}
+
+// sharedTable is one group's Adj-RIB-Out in one family as of gen, and its
+// encoding. The RIB goroutine creates it and reads only gen, opts, n and
+// sources; routineExport encodes it once, for the first job that sends it.
+type sharedTable struct {
+	gen     uint64
+	opts    wire.Options
+	n       int                 // paths
+	sources map[rib.PeerID]bool // the peers whose paths it holds
+	changes *[]rib.ExportChange // until encoded
+	msgs    [][]byte            // once encoded
+	err     error
+	done    bool
+}
+
+// sharedTable returns the shared initial table of p's group in f, creating
+// it if needed, or nil when p cannot share it.
+func (s *Speaker) sharedTable(p *peer, f wire.Family) *sharedTable {
+	g, ok := s.rib.PeerGroup(p.id)
+	if !ok || p.neg == nil || !p.neg.HasFamily(f) {
+		return nil
+	}
+	k := tableKey{g, f}
+	sh := s.tables[k]
+	if sh == nil || sh.gen != s.rib.OutGeneration() || !sameOptions(&sh.opts, &p.neg.Send) {
+		sh = &sharedTable{gen: s.rib.OutGeneration(), opts: p.neg.Send, sources: map[rib.PeerID]bool{}, changes: newChanges()}
+		s.rib.GroupAdjRIBOut(g, f, func(c rib.ExportChange) bool {
+			*sh.changes = append(*sh.changes, c)
+			sh.sources[c.Source] = true
+			return true
+		})
+		sh.n = len(*sh.changes)
+		if s.tables == nil {
+			s.tables = map[tableKey]*sharedTable{}
+		}
+		s.tables[k] = sh
+	}
+	if sh.sources[p.id] {
+		return nil
+	}
+	return sh
+}
+
+func sameOptions(a, b *wire.Options) bool {
+	return a.AS4 == b.AS4 && a.ExtendedMessage == b.ExtendedMessage && a.EBGP == b.EBGP && slices.Equal(a.AddPath, b.AddPath)
+}
+
+// encoded returns the table's messages, encoding them the first time. It
+// runs on routineExport.
+func (sh *sharedTable) encoded(f wire.Family) ([][]byte, error) {
+	if !sh.done {
+		sh.done = true
+		sh.msgs, sh.err = encodeChanges(f, *sh.changes, noPeer, &sh.opts)
+		(&exportJob{changes: sh.changes}).release()
+		sh.changes = nil
+	}
+	return sh.msgs, sh.err
+}
