@@ -353,14 +353,15 @@ func (in *nhInterner) put(id nhID) {
 
 // updateFIB reports the prefix's new multipath set if it changed.
 func (r *RIB) updateFIB(t *table, pfx netip.Prefix, d *dest, best int) {
+	fs := t.fibAt(d.id())
 	if best < 0 {
-		if d.fibBest == 0 {
+		if fs.best == 0 {
 			return
 		}
-		r.nh.put(d.fib)
-		r.intern.put(d.fibBest)
-		r.intern.put(d.fibSrc)
-		d.fibBest, d.fibSrc, d.fib = 0, 0, 0
+		r.nh.put(fs.nh)
+		r.intern.put(fs.best)
+		r.intern.put(fs.src)
+		*fs = fibState{}
 		d.setFlag(destFIBLocal, false)
 		r.out.FIB = append(r.out.FIB, FIBChange{Family: t.fam, Prefix: pfx})
 		return
@@ -404,7 +405,7 @@ func (r *RIB) updateFIB(t *table, pfx netip.Prefix, d *dest, best int) {
 		set = r.nh.get(list)
 	}
 	// The complete set reported last has the next hop it was reported with.
-	if set == d.fib && d.fibSrc == bp.attrs && d.fibLocal() == bf.local && r.intern.at(d.fibBest).Attrs.NextHop == r.addrs.at(bp.nh) {
+	if set == fs.nh && fs.src == bp.attrs && d.fibLocal() == bf.local && r.intern.at(fs.best).Attrs.NextHop == r.addrs.at(bp.nh) {
 		r.nh.put(set)
 		return
 	}
@@ -413,10 +414,10 @@ func (r *RIB) updateFIB(t *table, pfx netip.Prefix, d *dest, best int) {
 	// is compared with later best paths.
 	bset := r.completeSet(bp)
 	r.intern.ref(bp.attrs)
-	r.intern.put(d.fibBest)
-	r.intern.put(d.fibSrc)
-	r.nh.put(d.fib)
-	d.fib, d.fibBest, d.fibSrc = set, bset.id, bp.attrs
+	r.intern.put(fs.best)
+	r.intern.put(fs.src)
+	r.nh.put(fs.nh)
+	*fs = fibState{nh: set, best: bset.id, src: bp.attrs}
 	d.setFlag(destFIBLocal, bf.local)
 	var addrs []netip.Addr
 	if set != 0 {

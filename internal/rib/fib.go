@@ -9,13 +9,17 @@ package rib
 // there is no forwarding state and fn is never called.
 func (r *RIB) FIB(fn func(FIBChange) bool) {
 	for _, t := range r.tables {
+		if t.fibs == nil {
+			continue
+		}
 		for pfx, d := range t.all() {
-			if d.fibBest == 0 {
+			fs := t.fibAt(d.id())
+			if fs.best == 0 {
 				continue
 			}
-			c := FIBChange{Family: t.fam, Prefix: pfx, Best: r.intern.at(d.fibBest), Local: d.fibLocal()}
-			if d.fib != 0 {
-				c.NextHops = r.nh.at(d.fib).addrs
+			c := FIBChange{Family: t.fam, Prefix: pfx, Best: r.intern.at(fs.best), Local: d.fibLocal()}
+			if fs.nh != 0 {
+				c.NextHops = r.nh.at(fs.nh).addrs
 			}
 			if !fn(c) {
 				return

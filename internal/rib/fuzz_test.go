@@ -93,8 +93,8 @@ func runOps(t *testing.T, ops []byte) {
 		}
 		for p, d := range r.table(v4).all() {
 			var have []netip.Addr
-			if d.fib != 0 {
-				have = r.nh.at(d.fib).addrs
+			if fs := r.table(v4).fibAt(d.id()); fs.nh != 0 {
+				have = r.nh.at(fs.nh).addrs
 			}
 			if !slices.Equal(have, fib[p]) {
 				t.Fatalf("%v: FIB state %v, replayed %v", p, have, fib[p])
@@ -207,13 +207,15 @@ func checkRefs(t *testing.T, r *RIB) {
 			for _, o := range d.out {
 				refs[o.attrs]++
 			}
-			if d.fibBest != 0 {
-				refs[d.fibBest]++
-				refs[d.fibSrc]++
-
+			if tb.fibs == nil {
+				continue
 			}
-			if d.fib != 0 {
-				nrefs[d.fib]++
+			if fs := tb.fibAt(d.id()); fs.best != 0 {
+				refs[fs.best]++
+				refs[fs.src]++
+				if fs.nh != 0 {
+					nrefs[fs.nh]++
+				}
 			}
 		}
 	}

@@ -32,10 +32,12 @@
 //
 // Loc-RIB entries (one per prefix) live in a slab per family: chunks of
 // 1024 entries that never move, with a free list, indexed by a uint32
-// handle. The family's map goes from prefix to handle; IPv4 prefixes are
-// keyed by a uint64, so that map holds no pointers at all. An entry (64
-// bytes in its chunk) holds the prefix's paths and its Adj-RIB-Out records
-// in two pointer-free slices, and its FIB state as handles. The post-policy
+// handle. IPv4 prefixes find their handle in a v4Index, a flat
+// open-addressed table of 8-byte pointer-free slots (one cache line per
+// lookup); other prefixes in a Go map. An entry (56 bytes in its chunk)
+// holds the prefix's paths and its Adj-RIB-Out records in two pointer-free
+// slices; its FIB state (12 bytes of handles) lives in a parallel slab,
+// which a RIB without forwarding state (Options.NoFIB) does not have. The post-policy
 // Adj-RIB-In of a peer is the set of paths carrying its PeerID (there is no
 // second copy). A path is 20 bytes: the handles of its attribute set and of
 // its next hop, the peer, the received path ID, and the locally assigned
@@ -222,7 +224,7 @@ func (r *RIB) RouterID() netip.Addr { return r.opts.RouterID }
 func (r *RIB) table(f wire.Family) *table {
 	t := r.tables[f]
 	if t == nil {
-		t = newTable(f)
+		t = newTable(f, !r.opts.NoFIB)
 		r.tables[f] = t
 	}
 	return t

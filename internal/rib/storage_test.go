@@ -240,8 +240,11 @@ func TestLayoutSizes(t *testing.T) {
 	}{
 		{"path", unsafe.Sizeof(path{}), 20},
 		{"outEntry", unsafe.Sizeof(outEntry{}), 16},
-		{"dest", unsafe.Sizeof(dest{}), 64},
-		{"AttrSet", unsafe.Sizeof(AttrSet{}), 416}, // a size class: no waste
+		{"dest", unsafe.Sizeof(dest{}), 56},
+		{"fibState", unsafe.Sizeof(fibState{}), 12},
+		{"dest chunk", unsafe.Sizeof([destChunk]dest{}), 7 << 13},         // whole 8 KiB pages
+		{"fibState chunk", unsafe.Sizeof([destChunk]fibState{}), 3 << 12}, // 12 KiB
+		{"AttrSet", unsafe.Sizeof(AttrSet{}), 416},                        // a size class: no waste
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s is %d bytes, want %d", tc.name, tc.got, tc.want)

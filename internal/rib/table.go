@@ -24,6 +24,8 @@ type table struct {
 	v4     v4Index
 	other  map[netip.Prefix]destID
 	chunks []*[destChunk]dest
+	fibs   []*[destChunk]fibState // parallel to chunks; nil without forwarding state
+	hasFIB bool
 	free   []destID
 	paths  int // stored paths
 	// The prefixes waiting for the next Drain: IPv4 ones by key (16
@@ -42,8 +44,8 @@ type dirtyEntry struct {
 	id  destID
 }
 
-func newTable(f wire.Family) *table {
-	return &table{fam: f, v4: v4Index{}, other: map[netip.Prefix]destID{}}
+func newTable(f wire.Family, fib bool) *table {
+	return &table{hasFIB: fib, fam: f, v4: v4Index{}, other: map[netip.Prefix]destID{}}
 }
 
 func v4Key(p netip.Prefix) (uint64, bool) {
@@ -61,6 +63,10 @@ func v4Prefix(k uint64) netip.Prefix {
 
 // at returns the entry with handle id.
 func (t *table) at(id destID) *dest { return &t.chunks[id/destChunk][id%destChunk] }
+
+// fibAt returns the forwarding state of the entry with handle id; the
+// table must keep forwarding state.
+func (t *table) fibAt(id destID) *fibState { return &t.fibs[id/destChunk][id%destChunk] }
 
 func (t *table) lookup(p netip.Prefix) (destID, bool) {
 	if k, ok := v4Key(p); ok {
@@ -90,6 +96,9 @@ func (t *table) add(p netip.Prefix) *dest {
 	} else {
 		id = destID(len(t.chunks) * destChunk)
 		t.chunks = append(t.chunks, new([destChunk]dest))
+		if t.hasFIB {
+			t.fibs = append(t.fibs, new([destChunk]fibState))
+		}
 		for i := destChunk - 1; i > 0; i-- {
 			t.free = append(t.free, id+destID(i))
 		}
@@ -116,9 +125,12 @@ func (t *table) del(p netip.Prefix) {
 		delete(t.other, p)
 	}
 	*t.at(id) = dest{}
+	if t.fibs != nil {
+		*t.fibAt(id) = fibState{}
+	}
 	if t.len() == 0 {
 		// Empty: give the slab back rather than keep a full table's worth.
-		t.chunks, t.free = nil, nil
+		t.chunks, t.fibs, t.free = nil, nil, nil
 		return
 	}
 	t.free = append(t.free, id)

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"runtime/pprof"
 	"time"
 
@@ -41,7 +42,8 @@ func (c *Config) Listen() netip.AddrPort {
 // Run runs kbgp's speaker (internal/bgp/speaker) as the route reflector
 // until ctx ends: listening on cfg.Addr:179, cluster ID cfg.Addr, every
 // client a passive iBGP route-reflector client, no FIB. With cfg.Profile it
-// writes cpu.pprof (the whole run) and heap.pprof (at the end) there.
+// writes cpu.pprof (the whole run), heap.pprof (at the end) and
+// peak-heap.pprof (at the largest live heap) there.
 func Run(ctx context.Context, cfg Config) (err error) {
 	stopCPU := func() error { return nil }
 	if cfg.Profile != "" {
@@ -91,6 +93,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		}
 	}
 	fmt.Fprintf(os.Stderr, "kbgp DUT: %d peers configured in %v\n", len(cfg.Clients), time.Since(start).Round(time.Millisecond))
+	if cfg.Profile != "" {
+		go peakHeap(ctx, filepath.Join(cfg.Profile, "peak-heap.pprof"))
+	}
 	<-ctx.Done()
 	if cfg.Profile != "" {
 		if err := stopCPU(); err != nil {
@@ -115,4 +120,29 @@ func writeHeap(path string) error {
 		return fmt.Errorf("kbgp DUT: heap profile: %w", err)
 	}
 	return nil
+}
+
+// peakHeap writes a heap profile to path each time the live heap (as of
+// the last GC) grows 10% past the largest seen, until ctx ends: what held
+// the memory at the peak, which the profile at the end no longer shows.
+func peakHeap(ctx context.Context, path string) {
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	var peak uint64
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		metrics.Read(sample)
+		if live := sample[0].Value.Uint64(); live > peak+peak/10 {
+			peak = live
+			if err := writeHeap(path); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return
+			}
+		}
+	}
 }
