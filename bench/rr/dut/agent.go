@@ -117,9 +117,13 @@ func BuildSpeaker(ctx context.Context, benchDir, out string) error {
 	return goBuild(ctx, benchDir, "./cmd/kbgp-speaker", out)
 }
 
+// goBuild builds pkg as deploy/Dockerfile builds the kbgp image: static
+// (CGO_ENABLED=0: no libc, whose mapped pages were 1.4 MiB of an idle
+// DUT's RSS), without symbol tables.
 func goBuild(ctx context.Context, dir, pkg, out string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("dut: building %s in %s: %v\n%s", pkg, dir, err, b)
 	}
