@@ -66,15 +66,16 @@ func (r *RIB) features(fs []feat, ps []path) []feat {
 	for i := range ps {
 		p := &ps[i]
 		a := &r.intern.at(p.attrs).Attrs
-		src := r.peers[p.peer]
+		peer := r.peerOf(p)
+		src := r.peers[peer]
 		f := feat{
-			local:     p.peer == LocalPeer,
+			local:     peer == LocalPeer,
 			llgr:      isLLGRStale(p, a),
 			localPref: r.localPref,
 			pathLen:   asPathLen(a.ASPath),
 			origin:    a.Origin,
-			pathID:    p.id,
-			peer:      p.peer,
+			pathID:    r.recvID(p),
+			peer:      peer,
 			eligible:  true,
 		}
 		if a.Has(wire.AttrLocalPref) {

@@ -23,7 +23,7 @@ func (r *RIB) exportGroup(t *table, pfx netip.Prefix, d *dest, g *group, addPath
 		if addPath {
 			id = p.localID()
 		}
-		s.out = append(s.out, outEntry{attrs: set, src: p.peer, id: id, group: g.id})
+		s.out = append(s.out, outEntry{attrs: set, src: r.peerOf(p), id: id, group: g.id})
 	}
 	var gc *GroupChanges
 	change := func(c ExportChange) {
@@ -84,7 +84,7 @@ func (r *RIB) exportAttrs(fam wire.Family, pfx netip.Prefix, g *group, p *path) 
 	hit := false
 	var mk memoKey
 	if memo {
-		mk = memoKey{in: p.attrs, nh: p.nh, src: p.peer, group: g.id, flags: p.flags(), afi: fam.AFI}
+		mk = memoKey{in: p.attrs, nh: p.nh, src: r.peerOf(p), group: g.id, flags: p.flags(), afi: fam.AFI}
 		// The prefixes of one UPDATE arrive together and share a set, so
 		// the group's last result usually answers without the map.
 		if g.last.gen == r.memoGen && g.last.key == mk {
@@ -112,7 +112,7 @@ func (r *RIB) exportAttrs(fam wire.Family, pfx netip.Prefix, g *group, p *path) 
 		g.last = memoLast{gen: r.memoGen, key: mk, out: out}
 	}
 	if out != 0 && pol.Func != nil && pol.ReadOnly {
-		src := r.peers[p.peer]
+		src := r.peers[r.peerOf(p)]
 		if !pol.Func(PolicyInput{Family: fam, Prefix: pfx, Peer: &g.rep.cfg, Source: &src.cfg}, &r.intern.at(out).Attrs) {
 			r.intern.put(out)
 			return 0
@@ -142,7 +142,7 @@ type memoKey struct {
 
 func (r *RIB) exportAttrsSlow(fam wire.Family, pfx netip.Prefix, g *group, p *path) setID {
 	a := &r.intern.at(p.attrs).Attrs
-	src := r.peers[p.peer]
+	src := r.peers[r.peerOf(p)]
 	// RFC 1997: NO_ADVERTISE "MUST NOT be advertised to other BGP peers";
 	// NO_EXPORT "MUST NOT be advertised outside a BGP confederation
 	// boundary"; NO_EXPORT_SUBCONFED "MUST NOT be advertised to external BGP

@@ -175,6 +175,7 @@ func runOps(t *testing.T, ops []byte) {
 func checkRefs(t *testing.T, r *RIB) {
 	t.Helper()
 	refs := map[setID]int32{}
+	srcRefs := map[pathSrc]int32{}
 	nrefs := map[nhID]int32{}
 	arefs := map[addrID]int32{}
 	for _, tb := range r.tables {
@@ -188,7 +189,10 @@ func checkRefs(t *testing.T, r *RIB) {
 		perPeer := map[PeerID]int{}
 		for _, d := range tb.all() {
 			for _, p := range d.paths {
-				perPeer[p.peer]++
+				perPeer[r.peerOf(&p)]++
+				if p.src&srcPairBit != 0 {
+					srcRefs[p.src]++
+				}
 			}
 		}
 		for id, p := range r.peers {
@@ -218,6 +222,16 @@ func checkRefs(t *testing.T, r *RIB) {
 				}
 			}
 		}
+	}
+	for k, s := range r.srcIdx {
+		p := r.srcs[s&^srcPairBit]
+		if p.peer != k.peer || p.id != k.id || p.refs != srcRefs[s] {
+			t.Fatalf("path source %+v: pair %+v, referenced %d times", k, p, srcRefs[s])
+		}
+		delete(srcRefs, s)
+	}
+	for s := range srcRefs {
+		t.Fatalf("path source %#x referenced but not indexed", s)
 	}
 	live := 0
 	for id, s := range r.intern.sets {

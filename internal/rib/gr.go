@@ -26,7 +26,7 @@ func (r *RIB) MarkStale(id PeerID, fam wire.Family) (int, error) {
 	n := 0
 	for _, d := range t.all() {
 		for i := range d.paths {
-			if d.paths[i].peer == id {
+			if r.peerOf(&d.paths[i]) == id {
 				d.paths[i].setFlags(d.paths[i].flags() | flagStale)
 				n++
 			}
@@ -72,7 +72,7 @@ func (r *RIB) MarkLLGRStale(id PeerID, fam wire.Family) (moved, removed int, err
 	for pfx, d := range t.all() {
 		for i := range d.paths {
 			q := &d.paths[i]
-			if q.peer != id || q.flags()&flagStale == 0 || q.flags()&flagLLGRStale != 0 {
+			if r.peerOf(q) != id || q.flags()&flagStale == 0 || q.flags()&flagLLGRStale != 0 {
 				continue
 			}
 			a := r.intern.at(q.attrs).Attrs // shallow: Communities is replaced, not modified
@@ -171,7 +171,7 @@ func (r *RIB) Routes(fam wire.Family, prefix netip.Prefix) []Route {
 	for k, i := range order {
 		p := &d.paths[i]
 		out = append(out, Route{
-			Peer: p.peer, PathID: p.id, LocalPathID: p.localID(), Attrs: r.routeAttrs(p),
+			Peer: r.peerOf(p), PathID: r.recvID(p), LocalPathID: p.localID(), Attrs: r.routeAttrs(p),
 			Stale: p.flags()&flagStale != 0, LLGRStale: p.flags()&flagLLGRStale != 0,
 			Best: k == 0 && s.feats[i].eligible,
 		})

@@ -197,6 +197,9 @@ func (r *RIB) AddPeer(c PeerConfig) (PeerID, error) {
 	if c.AllowOwnAS < 0 {
 		return 0, fmt.Errorf("rib: peer %s: AllowOwnAS %d is negative", c.Addr, c.AllowOwnAS)
 	}
+	if len(r.freePeers) == 0 && len(r.peers) >= int(srcPairBit) {
+		return 0, fmt.Errorf("rib: peer %s: too many peers", c.Addr) // PeerIDs must fit a pathSrc
+	}
 	p := &peer{cfg: c}
 	if n := len(r.freePeers); n > 0 {
 		p.id = r.freePeers[n-1]
@@ -235,7 +238,7 @@ func (r *RIB) SetPeerConfig(id PeerID, c PeerConfig) error {
 	for _, t := range r.tables {
 		for pfx, d := range t.all() {
 			for i := range d.paths {
-				if d.paths[i].peer == id {
+				if r.peerOf(&d.paths[i]) == id {
 					r.markDirty(t, pfx, d)
 					break
 				}

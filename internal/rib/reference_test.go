@@ -258,10 +258,10 @@ func differential(t *testing.T, seed uint64, prefixes int) {
 		// Some paths are LLGR-stale.
 		if d := f.r.table(v4).get(p); d != nil {
 			for i := range d.paths {
-				if d.paths[i].peer != LocalPeer && rng.IntN(6) == 0 {
+				if f.r.peerOf(&d.paths[i]) != LocalPeer && rng.IntN(6) == 0 {
 					d.paths[i].setFlags(d.paths[i].flags() | flagLLGRStale)
 					for j := range ps {
-						if !ps[j].local && ps[j].peer == d.paths[i].peer && ps[j].pathID == d.paths[i].id {
+						if !ps[j].local && ps[j].peer == f.r.peerOf(&d.paths[i]) && ps[j].pathID == f.r.recvID(&d.paths[i]) {
 							ps[j].llgr = true
 						}
 					}

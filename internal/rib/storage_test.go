@@ -238,7 +238,7 @@ func TestLayoutSizes(t *testing.T) {
 		name      string
 		got, want uintptr
 	}{
-		{"path", unsafe.Sizeof(path{}), 20},
+		{"path", unsafe.Sizeof(path{}), 16},
 		{"outEntry", unsafe.Sizeof(outEntry{}), 16},
 		{"dest", unsafe.Sizeof(dest{}), 56},
 		{"fibState", unsafe.Sizeof(fibState{}), 12},

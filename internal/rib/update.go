@@ -15,13 +15,12 @@ const (
 )
 
 // path is one route to a prefix: an entry of some peer's Adj-RIB-In. It
-// holds no pointers (20 bytes). Its attribute set is interned without the
+// holds no pointers (16 bytes). Its attribute set is interned without the
 // next hop, which the path holds itself (see addrTable).
 type path struct {
-	attrs setID  // without NextHop
-	nh    addrID // the next hop
-	peer  PeerID
-	id    uint32 // path ID as received (0 without ADD-PATH receive)
+	attrs setID   // without NextHop
+	nh    addrID  // the next hop
+	src   pathSrc // the peer, and the path ID it was received with
 	// lid is our ADD-PATH path ID for this path, stable for its life, in
 	// the low 29 bits (IDs count up from 1 among a prefix's paths), the
 	// pathExported mark in bit 29, and the state flags in the top 2 bits.
@@ -36,6 +35,96 @@ const (
 	pathExported = 1 << 29
 	lidMask      = pathExported - 1
 )
+
+// pathSrc is where a path came from: a peer and the path ID the peer sent
+// it with (RFC 7911 ADD-PATH receive; 0 without). For path ID 0, almost
+// every path, it is the PeerID itself; otherwise it has srcPairBit set and
+// the rest is the index of a refcounted (peer, path ID) pair in RIB.srcs.
+// So a path is 16 bytes, not 20.
+type pathSrc uint32
+
+const srcPairBit pathSrc = 1 << 31
+
+// srcPair is a (peer, received path ID) pair that paths refer to.
+type srcPair struct {
+	peer PeerID
+	id   uint32
+	refs int32
+}
+
+type srcKey struct {
+	peer PeerID
+	id   uint32
+}
+
+// peerOf returns the peer p was learned from.
+func (r *RIB) peerOf(p *path) PeerID {
+	if p.src&srcPairBit == 0 {
+		return PeerID(p.src)
+	}
+	return r.srcs[p.src&^srcPairBit].peer
+}
+
+// recvID returns the path ID p was received with (0 without ADD-PATH).
+func (r *RIB) recvID(p *path) uint32 {
+	if p.src&srcPairBit == 0 {
+		return 0
+	}
+	return r.srcs[p.src&^srcPairBit].id
+}
+
+// findSrc returns the pathSrc of (peer, id) if some path has it.
+func (r *RIB) findSrc(peer PeerID, id uint32) (pathSrc, bool) {
+	if id == 0 {
+		return pathSrc(peer), true
+	}
+	s, ok := r.srcIdx[srcKey{peer, id}]
+	return s, ok
+}
+
+// refSrc returns the pathSrc of (peer, id) with one more reference.
+func (r *RIB) refSrc(peer PeerID, id uint32) pathSrc {
+	if id == 0 {
+		return pathSrc(peer)
+	}
+	if s, ok := r.srcIdx[srcKey{peer, id}]; ok {
+		r.srcs[s&^srcPairBit].refs++
+		return s
+	}
+	var i int
+	if n := len(r.srcFree); n > 0 {
+		i = int(r.srcFree[n-1])
+		r.srcFree = r.srcFree[:n-1]
+		r.srcs[i] = srcPair{peer: peer, id: id, refs: 1}
+	} else {
+		i = len(r.srcs)
+		r.srcs = append(r.srcs, srcPair{peer: peer, id: id, refs: 1})
+	}
+	if r.srcIdx == nil {
+		r.srcIdx = map[srcKey]pathSrc{}
+	}
+	s := pathSrc(i) | srcPairBit
+	r.srcIdx[srcKey{peer, id}] = s
+	return s
+}
+
+// putSrc drops a reference to s.
+func (r *RIB) putSrc(s pathSrc) {
+	if s&srcPairBit == 0 {
+		return
+	}
+	i := s &^ srcPairBit
+	p := &r.srcs[i]
+	if p.refs--; p.refs > 0 {
+		return
+	}
+	delete(r.srcIdx, srcKey{p.peer, p.id})
+	*p = srcPair{}
+	r.srcFree = append(r.srcFree, uint32(i))
+	if len(r.srcIdx) == 0 {
+		r.srcs, r.srcFree, r.srcIdx = nil, nil, nil
+	}
+}
 
 func (p *path) localID() uint32 { return p.lid & lidMask }
 func (p *path) flags() uint8    { return uint8(p.lid >> flagShift) }
@@ -388,9 +477,10 @@ func (r *RIB) setPath(t *table, pfx netip.Prefix, peer PeerID, id uint32, set se
 	if d == nil {
 		d = t.add(pfx)
 	}
+	src, known := r.findSrc(peer, id)
 	for i := range d.paths {
 		p := &d.paths[i]
-		if p.peer == peer && p.id == id {
+		if known && p.src == src {
 			if p.attrs == set && p.nh == nh && p.flags() == 0 {
 				r.intern.put(set) // unchanged re-announcement
 				r.addrs.put(nh)
@@ -422,7 +512,7 @@ func (r *RIB) setPath(t *table, pfx netip.Prefix, peer PeerID, id uint32, set se
 		copy(n, d.paths)
 		d.paths = n
 	}
-	d.paths = append(d.paths, path{attrs: set, nh: nh, peer: peer, id: id, lid: freeLocalID(d.paths)})
+	d.paths = append(d.paths, path{attrs: set, nh: nh, src: r.refSrc(peer, id), lid: freeLocalID(d.paths)})
 	t.paths++
 	r.peers[peer].countPaths(t.fam, 1)
 	r.markChanged(t, pfx, d)
@@ -452,10 +542,15 @@ func (r *RIB) removePath(t *table, pfx netip.Prefix, peer PeerID, id uint32) {
 	if d == nil {
 		return
 	}
+	src, known := r.findSrc(peer, id)
+	if !known {
+		return
+	}
 	for i := range d.paths {
-		if d.paths[i].peer == peer && d.paths[i].id == id {
+		if d.paths[i].src == src {
 			r.intern.put(d.paths[i].attrs)
 			r.addrs.put(d.paths[i].nh)
+			r.putSrc(src)
 			d.paths = slices.Delete(d.paths, i, i+1)
 			t.paths--
 			r.peers[peer].countPaths(t.fam, -1)
@@ -472,9 +567,10 @@ func (r *RIB) removePeerPaths(t *table, p *peer, drop func(*path) bool) int {
 		k := 0
 		for i := range d.paths {
 			q := &d.paths[i]
-			if q.peer == p.id && drop(q) {
+			if r.peerOf(q) == p.id && drop(q) {
 				r.intern.put(q.attrs)
 				r.addrs.put(q.nh)
+				r.putSrc(q.src)
 				n++
 				continue
 			}
