@@ -501,10 +501,10 @@ func (r *RIB) setPath(t *table, pfx netip.Prefix, peer PeerID, id uint32, set se
 			// A new prefix gets room for the table's average number of
 			// paths per prefix (up to 4): a full table learned from several
 			// peers then takes one allocation per prefix, not one per path,
-			// and a table of single-path prefixes still 24 bytes.
+			// and a table of single-path prefixes still 16 bytes.
 			c = min(4, max(1, (t.paths+t.len()-1)/t.len()))
 		case len(d.paths) < 4:
-			c = 2 * len(d.paths) // fills the 48- and 80-byte size classes
+			c = 2 * len(d.paths) // 32, 64 or 96 bytes: size classes, no waste
 		default:
 			c = len(d.paths) + 1 + len(d.paths)/4 // most prefixes have few paths
 		}
