@@ -122,7 +122,7 @@ func (s *Session) recvOpen(c *conn, body []byte) {
 	// RFC 4271 §8.2.2 (DelayOpen running): on receiving OPEN the local
 	// system "sends an OPEN message" before the KEEPALIVE.
 	s.sendOpen(c)
-	neg, n, err := negotiate(&s.cfg, s.open, o)
+	neg, n, err := negotiate(&s.cfg, localOpen(&s.cfg), o)
 	if n != nil {
 		s.closeConn(c, n, &SessionError{Class: ClassNotificationSent, Notification: n, Err: err, Peer: s.cfg.PeerAddr, At: now})
 		return
@@ -130,15 +130,15 @@ func (s *Session) recvOpen(c *conn, body []byte) {
 	if !s.resolveCollision(c, o, neg) {
 		return
 	}
-	c.peerOpen, c.neg = o, neg
+	c.neg = neg
 	c.state = OpenConfirm
 	c.maxLen.Store(int32(neg.MaxMessageLen()))
 	// RFC 4271 §8.2.2 OpenSent, BGPOpen: "sends a KEEPALIVE message, sets
 	// a KeepaliveTimer ..., sets the HoldTimer according to the negotiated
 	// value ..., changes its state to OpenConfirm". A negotiated hold time
 	// of zero stops both timers (§4.4).
-	c.enqueue(wire.AppendKeepalive(nil))
-	c.kaSet <- neg.KeepaliveInterval
+	c.enqueue(keepaliveMsg)
+	c.setKeepalive(neg.KeepaliveInterval)
 	c.holdAt = time.Time{}
 	s.restartHold(c)
 }
@@ -294,6 +294,9 @@ func (s *Session) applyUpdate(c *conn, u *ReceivedUpdate) {
 		changed = true
 		m := s.adjIn[f]
 		if m == nil {
+			if s.adjIn == nil {
+				s.adjIn = map[wire.Family]*prefixSet{}
+			}
 			m = &prefixSet{}
 			s.adjIn[f] = m
 		}

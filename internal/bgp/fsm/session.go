@@ -14,11 +14,14 @@ import (
 	"github.com/kbgp/kbgp/internal/bgp/wire"
 )
 
-// Handler receives a session's events. All methods are called from the
-// session goroutine, one at a time, in order. They may block (that is the
-// backpressure from the RIB to the peer), but must not call Start, Stop,
-// Restart or Close on the same session, nor wait for Send to it, or the
-// session deadlocks.
+// Handler receives a session's events. All methods are called with the
+// session's FSM lock held, one at a time, in order, from the goroutine that
+// delivered the event: a connection's reader, a timer, a dial, or the
+// caller of Start, Stop, Close or Accept. They may block (that is the
+// backpressure from the RIB to the peer: a reader blocked in Update reads
+// no more from its socket), but must not call Start, Stop, Restart, Close
+// or Accept on the same session, nor wait for Send to it, or the session
+// deadlocks.
 type Handler interface {
 	// StateChanged reports every FSM state transition; reason is why a
 	// session fell back (nil for forward progress).
@@ -45,21 +48,26 @@ type Handler interface {
 // Session is the state machine of one configured peer. Create it with New;
 // it starts in Idle and connects after Start.
 type Session struct {
-	cfg     Config
-	h       Handler
-	open    *wire.Open
-	openMsg []byte
+	cfg Config
+	h   Handler
 
-	cmds   chan func()
-	events chan connEvent
-	dials  chan dialResult
-	done   chan struct{}
-	once   sync.Once
-	wg     sync.WaitGroup // run, dials and every conn's reader and writer
+	done chan struct{} // closed by Close: wakes producers blocked in Send
+	once sync.Once
+	wg   sync.WaitGroup // dials and every conn's reader and writer
 
 	est atomic.Pointer[conn] // the Established connection, for Send
 
-	// Owned by the run goroutine.
+	// The FSM has no goroutine of its own: fmu serializes the events (a
+	// message read, a timer, a dial's result, a command), each handled on
+	// the goroutine that delivered it. (A session goroutine per peer, with
+	// its channels and timer, was about 5 KB of stack and 2 KB of heap for
+	// every idle client of a route reflector.)
+	fmu     sync.Mutex
+	closed  bool        // Close ran: events are dropped
+	timer   *time.Timer // runs onTimer at timerAt, the next FSM deadline
+	timerAt time.Time
+
+	// Guarded by fmu.
 	base           State // Idle, Connect or Active: the state without connections
 	state          State // last reported state
 	reason         error // why the state falls back, reported once
@@ -80,31 +88,25 @@ type Session struct {
 	st Status
 }
 
-// New validates cfg and starts the session goroutine in Idle. Call Start to
-// connect, and Close to release it.
+// New validates cfg and returns the session in Idle. Call Start to connect,
+// and Close to release it.
 func New(cfg Config, h Handler) (*Session, error) {
 	cfg, err := cfg.validate()
 	if err != nil {
 		return nil, err
 	}
 	s := &Session{
-		cfg:    cfg,
-		h:      h,
-		cmds:   make(chan func()),
-		events: make(chan connEvent, 8),
-		dials:  make(chan dialResult),
-		done:   make(chan struct{}),
-		adjIn:  map[wire.Family]*prefixSet{},
+		cfg:  cfg,
+		h:    h,
+		done: make(chan struct{}),
 	}
-	s.open = localOpen(&s.cfg)
-	s.openMsg, err = wire.AppendOpen(nil, s.open)
-	if err != nil {
+	// The OPEN is built again for each connection (sendOpen, recvOpen):
+	// an idle session keeps neither it nor its encoding.
+	if _, err := wire.AppendOpen(nil, localOpen(&s.cfg)); err != nil {
 		return nil, fmt.Errorf("peer %v: encoding OPEN: %w", cfg.PeerAddr, err)
 	}
 	s.st = Status{Peer: cfg.PeerAddr, State: Idle, Since: time.Now(), AdminDown: true}
 	s.adminDown = true
-	s.wg.Add(1)
-	go s.run()
 	return s, nil
 }
 
@@ -114,20 +116,50 @@ func (s *Session) Config() Config { return s.cfg }
 // Peer is the peer's address.
 func (s *Session) Peer() netip.Addr { return s.cfg.PeerAddr }
 
-// do runs f on the session goroutine and waits for it.
+// do runs the FSM event f under the FSM lock.
 func (s *Session) do(f func()) error {
-	fin := make(chan struct{})
-	select {
-	case s.cmds <- func() { f(); close(fin) }:
-	case <-s.done:
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	if s.closed {
 		return ErrClosed
 	}
-	select {
-	case <-fin:
-		return nil
-	case <-s.done:
-		return ErrClosed
+	f()
+	s.settle()
+	return nil
+}
+
+// settle ends an FSM event: it reports a state change and arms the timer
+// for the next deadline. fmu is held.
+func (s *Session) settle() {
+	s.report()
+	at := s.nextDeadline()
+	if at.Equal(s.timerAt) {
+		return
 	}
+	s.timerAt = at
+	switch {
+	case at.IsZero():
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+	case s.timer == nil:
+		s.timer = time.AfterFunc(max(time.Until(at), 0), s.onTimer)
+	default:
+		s.timer.Reset(max(time.Until(at), 0))
+	}
+}
+
+// onTimer handles the FSM's timers (hold, DelayOpen, ConnectRetry, idle
+// hold). A call for a deadline that moved finds nothing due.
+func (s *Session) onTimer() {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	if s.closed {
+		return
+	}
+	s.timerAt = time.Time{}
+	s.handleTimers(time.Now())
+	s.settle()
 }
 
 // Start is the ManualStart event (RFC 4271 §8.1.2): leave Idle and connect
@@ -204,22 +236,27 @@ func (s *Session) Close() {
 
 // CloseWith is Close with a chosen NOTIFICATION (nil: none).
 func (s *Session) CloseWith(n *wire.Notification) {
-	s.do(func() {
+	s.fmu.Lock()
+	if !s.closed {
 		s.adminDown = true
 		cause := &SessionError{Class: ClassAdmin, Notification: n, Peer: s.cfg.PeerAddr, At: time.Now()}
 		s.closeAll(n, cause)
 		s.toIdle(cause)
-	})
-	s.once.Do(func() { close(s.done) })
+		s.report()
+		s.closed = true
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+		s.once.Do(func() { close(s.done) })
+	}
+	s.fmu.Unlock()
 	s.wg.Wait()
 }
 
 // Accept hands the session a connection the speaker accepted from the peer.
 // The session owns nc from then on.
 func (s *Session) Accept(nc *net.TCPConn) {
-	select {
-	case s.cmds <- func() { s.accept(nc) }:
-	case <-s.done:
+	if s.do(func() { s.accept(nc) }) != nil {
 		nc.Close()
 	}
 }
@@ -242,16 +279,7 @@ func (s *Session) SendBatch(ctx context.Context, epoch uint64, msgs [][]byte) er
 	if c == nil || c.epoch != epoch {
 		return ErrNotEstablished
 	}
-	select {
-	case c.out <- msgs:
-		return nil
-	case <-c.dead:
-		return ErrNotEstablished
-	case <-s.done:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return c.push(ctx, msgs)
 }
 
 // SendRouteRefresh sends a ROUTE-REFRESH for f (RFC 2918), e.g. after an
@@ -292,34 +320,6 @@ func (s *Session) Status() Status {
 func (s *Session) countIn(t wire.MsgType) {
 	if int(t) < len(s.in) {
 		s.in[t].Add(1)
-	}
-}
-
-// run is the session goroutine. It owns all FSM state.
-func (s *Session) run() {
-	defer s.wg.Done()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		s.report()
-		timer.Stop()
-		if at := s.nextDeadline(); !at.IsZero() {
-			timer.Reset(max(time.Until(at), 0))
-		}
-		select {
-		case <-s.done:
-			s.closeAll(nil, nil)
-			s.cancelDial()
-			return
-		case f := <-s.cmds:
-			f()
-		case ev := <-s.events:
-			s.handleEvent(ev)
-		case r := <-s.dials:
-			s.handleDial(r)
-		case <-timer.C:
-			s.handleTimers(time.Now())
-		}
 	}
 }
 
@@ -378,9 +378,10 @@ func (s *Session) handleTimers(now time.Time) {
 			s.sendOpen(c)
 		}
 		if !c.holdAt.IsZero() && !now.Before(c.holdAt) && c.neg != nil {
-			// Messages read but not yet processed (the session goroutine
-			// was busy, e.g. waiting for the RIB) prove the peer is alive:
-			// restart the hold timer from the last message read.
+			// A message read but not yet processed (the FSM was busy,
+			// e.g. another connection's reader waiting for the RIB) proves
+			// the peer is alive: restart the hold timer from the last
+			// message read or processed.
 			if c.delivering.Load() {
 				c.holdAt = now.Add(c.neg.HoldTime)
 			} else if rx := time.Unix(0, c.rxAt.Load()); now.Sub(rx) < c.neg.HoldTime {
@@ -458,8 +459,8 @@ func (s *Session) cancelDial() {
 	}
 }
 
-// routineDial connects to the peer. It is owned by the session goroutine,
-// which cancels ctx when the attempt is no longer wanted.
+// routineDial connects to the peer and hands the result to handleDial. The
+// FSM cancels ctx when the attempt is no longer wanted.
 func (s *Session) routineDial(ctx context.Context, gen uint64) {
 	defer s.wg.Done()
 	network := "tcp4"
@@ -505,12 +506,8 @@ func (s *Session) routineDial(ctx context.Context, gen uint64) {
 			}
 		}
 	}
-	select {
-	case s.dials <- r:
-	case <-s.done:
-		if r.nc != nil {
-			r.nc.Close()
-		}
+	if s.do(func() { s.handleDial(r) }) != nil && r.nc != nil {
+		r.nc.Close()
 	}
 }
 
@@ -581,7 +578,7 @@ func (s *Session) accept(nc *net.TCPConn) {
 	s.startConn(newConn(s, nc, false))
 }
 
-// startConn starts a connection's goroutines and sends OPEN (RFC 4271
+// startConn starts a connection's reader and sends OPEN (RFC 4271
 // §8.2.2: on TcpConnection_Valid/Confirmed the system "sends an OPEN
 // message to its peer, sets the HoldTimer to a large value, and changes its
 // state to OpenSent"), unless DelayOpen is configured.
@@ -589,9 +586,8 @@ func (s *Session) startConn(c *conn) {
 	s.connectRetryAt = time.Time{}
 	s.conns = append(s.conns, c)
 	c.state = OpenSent
-	s.wg.Add(2)
+	s.wg.Add(1)
 	go c.routineRead()
-	go c.routineWrite()
 	if s.cfg.DelayOpen > 0 {
 		c.delayOpenAt = time.Now().Add(s.cfg.DelayOpen)
 		c.holdAt = time.Now().Add(OpenSentHoldTime)
@@ -606,7 +602,8 @@ func (s *Session) sendOpen(c *conn) {
 	}
 	c.delayOpenAt = time.Time{}
 	c.sentOpen = true
-	c.enqueue(s.openMsg)
+	m, _ := wire.AppendOpen(nil, localOpen(&s.cfg)) // New checked that it encodes
+	c.enqueue(m)
 	c.holdAt = time.Now().Add(OpenSentHoldTime)
 }
 
@@ -632,6 +629,7 @@ func (s *Session) closeConn(c *conn, final *wire.Notification, cause *SessionErr
 	c.holdAt, c.delayOpenAt = time.Time{}, time.Time{}
 	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	close(c.dead)
+	c.teardown()
 	for i, o := range s.conns {
 		if o == c {
 			s.conns = append(s.conns[:i], s.conns[i+1:]...)

@@ -4,12 +4,16 @@
 // hold timers, connection collision detection (§6.8), UPDATE error handling
 // per RFC 7606 and per-peer prefix limits.
 //
-// Concurrency: every Session has one goroutine (run) that owns all FSM state.
-// Each TCP connection adds a reader and a writer goroutine, owned by the
-// session goroutine, which waits for them before it exits. Outbound messages
-// go through a bounded per-connection queue: Send blocks (backpressure on the
-// producer) until there is room, the context ends or the connection closes.
-// Received UPDATEs are handed to the Handler from the session goroutine; a
+// Concurrency: a Session has no goroutine of its own. Its FSM state is
+// guarded by a lock, and each event is handled on the goroutine that
+// delivers it: a connection's reader (one per TCP connection, blocked in
+// read(2) between messages), a time.AfterFunc timer, a dial, or the caller
+// of Start, Stop or Accept. Outbound messages go through a bounded
+// per-connection queue whose writer goroutine runs only while the queue
+// is non-empty, and KEEPALIVEs are queued by a timer: an idle Established
+// session costs one goroutine. Send blocks (backpressure on the producer)
+// until there is room, the context ends or the connection closes.
+// Received UPDATEs are handed to the Handler on the connection's reader; a
 // slow Handler slows the reader and so the peer's TCP stream, never other
 // sessions.
 //

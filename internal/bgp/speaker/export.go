@@ -12,7 +12,7 @@ import (
 // RIB goroutine decides what each peer gets (the RIB's Drain and
 // Adj-RIB-Out, split horizon, counters) and hands a copy of the changes
 // over; routineExport encodes the UPDATEs and queues them for the peers.
-// Decoding (session goroutines), the RIB and encoding then run at the same
+// Decoding (the sessions' readers), the RIB and encoding then run at the same
 // time on different cores, where encoding used to take a fifth of the RIB
 // goroutine's time with four full tables.
 //

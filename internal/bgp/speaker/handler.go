@@ -9,8 +9,9 @@ import (
 	"github.com/kbgp/kbgp/internal/rib"
 )
 
-// handler adapts a peer to fsm.Handler. Its methods run on the session
-// goroutine and hand work to the RIB goroutine through the bounded queue.
+// handler adapts a peer to fsm.Handler. Its methods run under the
+// session's FSM lock (mostly on the connection's reader goroutine) and hand
+// work to the RIB goroutine through the bounded queue.
 type handler peer
 
 func (h *handler) p() *peer { return (*peer)(h) }
@@ -153,15 +154,18 @@ func (s *Speaker) peerUpdate(p *peer, epoch uint64, u *wire.Update) {
 			return
 		}
 		set := p.rejectedSet[f]
-		if set == nil {
-			set = map[wire.NLRI]struct{}{}
-			p.rejectedSet[f] = set
-		}
-		for _, x := range n {
-			delete(set, x)
+		if len(set) > 0 {
+			for _, x := range n {
+				delete(set, x)
+			}
 		}
 		if rej == 0 {
 			return
+		}
+		if set == nil {
+			// Made on the first rejection: most peers have none.
+			set = map[wire.NLRI]struct{}{}
+			put(&p.rejectedSet, f, set)
 		}
 		p.rejected += uint64(rej)
 		s.log.Debug("routes rejected on import", "peer", p.cfg.Name, "family", f.String(), "count", rej, "first_reason", why.String())
@@ -196,7 +200,7 @@ func (s *Speaker) peerEndOfRIB(p *peer, epoch uint64, f wire.Family) {
 	if s.byID[p.id] != p || p.epoch != epoch {
 		return
 	}
-	p.eorIn[f] = true
+	put(&p.eorIn, f, true)
 	defer s.checkDeferral()
 	// RFC 4724 §4.2: "Once the End-of-RIB marker for an address family is
 	// received from the peer, it MUST immediately remove any routes from
@@ -225,7 +229,7 @@ func (s *Speaker) peerRouteRefresh(p *peer, epoch uint64, r wire.RouteRefresh) {
 		// the <AFI, SAFI> stale; re-announced routes lose the mark and the
 		// EoRR sweeps the rest.
 		n, _ := s.rib.MarkStale(p.id, f)
-		p.refreshing[f] = true
+		put(&p.refreshing, f, true)
 		s.log.Debug("enhanced route refresh: BoRR received, routes marked stale", "peer", p.cfg.Name, "family", f.String(), "routes", n)
 	case wire.RefreshEoRR:
 		// RFC 7313 §4: "When a BGP speaker receives an EoRR message from a
@@ -285,7 +289,7 @@ func (s *Speaker) peerDown(p *peer, epoch uint64, reason *fsm.SessionError, keep
 		if old := p.stale[f]; old != nil {
 			old.Stop()
 		}
-		p.stale[f] = s.afterRIB(restart, func() { s.restartTimerExpired(p, f, llgr) })
+		put(&p.stale, f, s.afterRIB(restart, func() { s.restartTimerExpired(p, f, llgr) }))
 	}
 	_ = reason
 }
@@ -301,7 +305,7 @@ func (s *Speaker) restartTimerExpired(p *peer, f wire.Family, llgr time.Duration
 		// long-lived stale time instead of being removed.
 		moved, removed, _ := s.rib.MarkLLGRStale(p.id, f)
 		s.log.Info("long-lived graceful restart: routes now LLGR-stale", "peer", p.cfg.Name, "family", f.String(), "routes", moved, "removed_no_llgr", removed)
-		p.stale[f] = s.afterRIB(llgr, func() { s.restartTimerExpired(p, f, 0) })
+		put(&p.stale, f, s.afterRIB(llgr, func() { s.restartTimerExpired(p, f, 0) }))
 		return
 	}
 	delete(p.stale, f)

@@ -76,17 +76,40 @@ type peer struct {
 
 	mu   sync.Mutex // guards snap
 	snap struct {
-		advertised map[wire.Family]int
-		rejectedIn map[wire.Family]int
-		// accepted is the peer's paths in the RIB per negotiated family,
-		// when the RIB counts them (Speaker.paths); nil otherwise.
-		accepted map[wire.Family]int
+		// fams holds the counters per family: a slice of one or two
+		// entries, reused by every publish (three maps were about 500 B
+		// of every peer of a reflector).
+		fams []familyCounts
+		// accepted is true when familyCounts.accepted is known: the peer
+		// is up (the RIB's path counts, Speaker.paths).
+		accepted bool
 		rejected uint64
 	}
 }
 
+// familyCounts is a peer's published counters of one family.
+type familyCounts struct {
+	f          wire.Family
+	hasAdv     bool // advertised is set (the family is in peer.advertised)
+	advertised int
+	rejectedIn int // received routes import rejected
+	accepted   int // the peer's paths in the RIB
+}
+
+// counts returns the published counters of f (zero if none). p.mu is held.
+func (p *peer) counts(f wire.Family) familyCounts {
+	for _, c := range p.snap.fams {
+		if c.f == f {
+			return c
+		}
+	}
+	return familyCounts{f: f}
+}
+
 func (s *Speaker) newPeer(ctx context.Context, c PeerConfig) (*peer, error) {
-	p := &peer{sp: s, cfg: c, stale: map[wire.Family]*time.Timer{}, eorIn: map[wire.Family]bool{}, refreshing: map[wire.Family]bool{}, rejectedSet: map[wire.Family]map[wire.NLRI]struct{}{}, advertised: map[wire.Family]int{}}
+	// stale, eorIn, refreshing and rejectedSet are made on first use
+	// (put): most peers never need them.
+	p := &peer{sp: s, cfg: c, advertised: map[wire.Family]int{}}
 	p.ctx, p.stopSend = context.WithCancel(context.Background())
 	p.setPolicyFuncs(c)
 	// Received prefixes come from the RIB's path counts (see status); the
@@ -247,20 +270,23 @@ func (p *peer) stopWith(n *wire.Notification) {
 func (p *peer) status() PeerStatus {
 	st := PeerStatus{Name: p.cfg.Name, Status: p.sess.Status()}
 	p.mu.Lock()
-	st.Advertised = make(map[wire.Family]int, len(p.snap.advertised))
-	for f, n := range p.snap.advertised {
-		st.Advertised[f] = n
+	st.Advertised = make(map[wire.Family]int, len(p.snap.fams))
+	for _, c := range p.snap.fams {
+		if c.hasAdv {
+			st.Advertised[c.f] = c.advertised
+		}
 	}
 	st.Rejected = p.snap.rejected
 	st.Accepted = map[wire.Family]int{}
-	if p.snap.accepted != nil && st.Negotiated != nil {
+	if p.snap.accepted && st.Negotiated != nil {
 		// Received = the peer's paths in the RIB + the routes import
 		// rejected; the session's own count (kept for families with a
 		// MaxPrefix limit) is exact too and is kept where it exists.
 		recv := make(map[wire.Family]int, len(st.Negotiated.Families))
 		for _, f := range st.Negotiated.Families {
-			st.Accepted[f] = p.snap.accepted[f]
-			recv[f] = p.snap.accepted[f] + p.snap.rejectedIn[f]
+			c := p.counts(f)
+			st.Accepted[f] = c.accepted
+			recv[f] = c.accepted + c.rejectedIn
 			if n, ok := st.PrefixesReceived[f]; ok {
 				recv[f] = n
 			}
@@ -268,7 +294,7 @@ func (p *peer) status() PeerStatus {
 		st.PrefixesReceived = recv
 	} else {
 		for f, n := range st.PrefixesReceived {
-			st.Accepted[f] = max(n-p.snap.rejectedIn[f], 0)
+			st.Accepted[f] = max(n-p.counts(f).rejectedIn, 0)
 		}
 	}
 	p.mu.Unlock()
@@ -296,40 +322,41 @@ func (s *Speaker) publishTouched() {
 
 // publish copies RIB-goroutine counters for status().
 func (p *peer) publish() {
-	// The snapshot's maps are reused: status copies them under mu, and a
+	// The snapshot's slice is reused: status copies it under mu, and a
 	// reflector publishes every changed peer on every flush.
 	p.mu.Lock()
-	p.snap.advertised = refill(p.snap.advertised, p.advertised)
-	p.snap.rejected = p.rejected
-	if p.snap.rejectedIn == nil {
-		p.snap.rejectedIn = map[wire.Family]int{}
+	fams := p.snap.fams[:0]
+	at := func(f wire.Family) *familyCounts {
+		for i := range fams {
+			if fams[i].f == f {
+				return &fams[i]
+			}
+		}
+		fams = append(fams, familyCounts{f: f})
+		return &fams[len(fams)-1]
 	}
-	clear(p.snap.rejectedIn)
+	for f, n := range p.advertised {
+		c := at(f)
+		c.hasAdv, c.advertised = true, n
+	}
 	for f, m := range p.rejectedSet {
-		p.snap.rejectedIn[f] = len(m)
+		at(f).rejectedIn = len(m)
 	}
-	if c := p.sp.rib; p.neg != nil {
-		if p.snap.accepted == nil {
-			p.snap.accepted = map[wire.Family]int{}
-		}
-		clear(p.snap.accepted)
+	if p.neg != nil {
 		for _, f := range p.neg.Families {
-			p.snap.accepted[f] = c.PeerPaths(p.id, f)
+			at(f).accepted = p.sp.rib.PeerPaths(p.id, f)
 		}
-	} else {
-		p.snap.accepted = nil
 	}
+	p.snap.fams = fams
+	p.snap.accepted = p.neg != nil
+	p.snap.rejected = p.rejected
 	p.mu.Unlock()
 }
 
-// refill makes dst a copy of src, reusing dst's storage.
-func refill(dst, src map[wire.Family]int) map[wire.Family]int {
-	if dst == nil {
-		dst = make(map[wire.Family]int, len(src))
+// put sets (*m)[k] = v, making the map on first use.
+func put[K comparable, V any](m *map[K]V, k K, v V) {
+	if *m == nil {
+		*m = map[K]V{}
 	}
-	clear(dst)
-	for f, n := range src {
-		dst[f] = n
-	}
-	return dst
+	(*m)[k] = v
 }

@@ -17,7 +17,9 @@
 //     them through its session's bounded queue. The RIB goroutine never blocks on a peer: if a
 //     peer's batch queue is full, the peer is reset with Cease / Out of
 //     Resources (RFC 4486) and gets a full table when it comes back;
-//   - the fsm.Session goroutines of each peer.
+//   - the fsm.Session goroutines of each peer: a reader per connection,
+//     which runs the peer's FSM and this package's fsm.Handler, and a writer
+//     while the session has messages queued.
 //
 // Sessions block on the RIB queue when it is full: a busy RIB slows down
 // reading from peers (TCP backpressure) instead of growing memory.
