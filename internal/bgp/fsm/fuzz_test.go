@@ -45,30 +45,30 @@ func FuzzEstablishedInput(f *testing.F) {
 	n, _ := wire.AppendNotification(nil, &wire.Notification{Code: 6, Subcode: 2, Data: []byte{3, 'b', 'y', 'e'}})
 	f.Add(seed(u1, n))
 
-	// One TCP connection serves every iteration: the handling under test
-	// never reads it, and closing a conn here only sets a write deadline.
+	// Each iteration gets its own TCP connection (the teardown at its end
+	// closes it); the other end only drains what kbgp writes.
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		f.Fatal(err)
 	}
 	defer ln.Close()
 	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			defer c.Close()
-			buf := make([]byte, 4096)
-			for {
-				if _, err := c.Read(buf); err != nil {
-					return
-				}
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
 			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				for {
+					if _, err := c.Read(buf); err != nil {
+						return
+					}
+				}
+			}()
 		}
 	}()
-	nc, err := net.Dial("tcp4", ln.Addr().String())
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer nc.Close()
 	cfg := baseConfig(65001, 65002, "10.0.0.1", "127.0.0.2")
 	cfg.MaxPrefix = map[wire.Family]int{wire.IPv4Unicast: 3}
 	cfg.AddPath = []AddPathConfig{{wire.IPv6Unicast, wire.AddPathBoth}}
@@ -86,6 +86,11 @@ func FuzzEstablishedInput(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, data []byte) {
+		nc, err := net.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
 		s.do(func() {
 			c := newConn(s, nc.(*net.TCPConn), true)
 			c.state, c.neg, c.epoch = Established, neg, 1
@@ -113,7 +118,6 @@ func FuzzEstablishedInput(f *testing.F) {
 			}
 			// Undo what a failure scheduled, for the next iteration.
 			s.adminDown, s.idleHoldAt, s.base = true, time.Time{}, Idle
-			nc.SetWriteDeadline(time.Time{})
 		})
 	})
 }
