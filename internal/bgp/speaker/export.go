@@ -86,7 +86,7 @@ func (s *Speaker) routineExport() {
 func (s *Speaker) runExport(j *exportJob) {
 	defer j.release()
 	if j.shared != nil {
-		msgs, err := j.shared.encoded(j.fam)
+		msgs, err := j.shared.msgs, j.shared.err
 		if err != nil {
 			s.log.Error("encoding UPDATE for an initial table", "group", j.group, "family", j.fam.String(), "err", err)
 			return

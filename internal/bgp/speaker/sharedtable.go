@@ -25,18 +25,17 @@ type tableKey struct {
 	fam   wire.Family
 }
 
-// sharedTable is one group's Adj-RIB-Out in one family as of gen, and its
-// encoding. The RIB goroutine creates it and reads only gen, opts, n and
-// sources; routineExport encodes it once, for the first job that sends it.
+// sharedTable is one group's Adj-RIB-Out in one family as of gen, encoded.
+// The RIB goroutine creates it and encodes it at once: the messages (about
+// 10 bytes a route) are much smaller than the collected routes (64 bytes
+// each) that would otherwise wait for routineExport. It is immutable after.
 type sharedTable struct {
 	gen     uint64
 	opts    wire.Options
 	n       int                 // paths
 	sources map[rib.PeerID]bool // the peers whose paths it holds
-	changes *[]rib.ExportChange // until encoded
-	msgs    [][]byte            // once encoded
+	msgs    [][]byte
 	err     error
-	done    bool
 }
 
 // sharedTable returns the shared initial table of p's group in f, creating
@@ -49,13 +48,16 @@ func (s *Speaker) sharedTable(p *peer, f wire.Family) *sharedTable {
 	k := tableKey{g, f}
 	sh := s.tables[k]
 	if sh == nil || sh.gen != s.rib.OutGeneration() || !sameOptions(&sh.opts, &p.neg.Send) {
-		sh = &sharedTable{gen: s.rib.OutGeneration(), opts: p.neg.Send, sources: map[rib.PeerID]bool{}, changes: newChanges()}
+		sh = &sharedTable{gen: s.rib.OutGeneration(), opts: p.neg.Send, sources: map[rib.PeerID]bool{}}
+		changes := newChanges()
 		s.rib.GroupAdjRIBOut(g, f, func(c rib.ExportChange) bool {
-			*sh.changes = append(*sh.changes, c)
+			*changes = append(*changes, c)
 			sh.sources[c.Source] = true
 			return true
 		})
-		sh.n = len(*sh.changes)
+		sh.n = len(*changes)
+		sh.msgs, sh.err = encodeChanges(f, *changes, noPeer, &sh.opts)
+		(&exportJob{changes: changes}).release()
 		if s.tables == nil {
 			s.tables = map[tableKey]*sharedTable{}
 		}
@@ -69,16 +71,4 @@ func (s *Speaker) sharedTable(p *peer, f wire.Family) *sharedTable {
 
 func sameOptions(a, b *wire.Options) bool {
 	return a.AS4 == b.AS4 && a.ExtendedMessage == b.ExtendedMessage && a.EBGP == b.EBGP && slices.Equal(a.AddPath, b.AddPath)
-}
-
-// encoded returns the table's messages, encoding them the first time. It
-// runs on routineExport.
-func (sh *sharedTable) encoded(f wire.Family) ([][]byte, error) {
-	if !sh.done {
-		sh.done = true
-		sh.msgs, sh.err = encodeChanges(f, *sh.changes, noPeer, &sh.opts)
-		(&exportJob{changes: sh.changes}).release()
-		sh.changes = nil
-	}
-	return sh.msgs, sh.err
 }
