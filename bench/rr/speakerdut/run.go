@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime/metrics"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/kbgp/kbgp/internal/bgp/fsm"
@@ -42,8 +43,9 @@ func (c *Config) Listen() netip.AddrPort {
 // Run runs kbgp's speaker (internal/bgp/speaker) as the route reflector
 // until ctx ends: listening on cfg.Addr:179, cluster ID cfg.Addr, every
 // client a passive iBGP route-reflector client, no FIB. With cfg.Profile it
-// writes cpu.pprof (the whole run), heap.pprof (at the end) and
-// peak-heap.pprof (at the largest live heap) there.
+// writes cpu.pprof (the whole run), heap.pprof (at the end), and
+// peak-heap.pprof and peak-heap.txt (the runtime's memory classes) at the
+// largest live heap there.
 func Run(ctx context.Context, cfg Config) (err error) {
 	stopCPU := func() error { return nil }
 	if cfg.Profile != "" {
@@ -143,6 +145,30 @@ func peakHeap(ctx context.Context, path string) {
 				fmt.Fprintln(os.Stderr, err)
 				return
 			}
+			if err := writeMemClasses(strings.TrimSuffix(path, ".pprof") + ".txt"); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return
+			}
 		}
 	}
+}
+
+// writeMemClasses writes the runtime's memory classes (where the process's
+// memory is: heap objects, free heap, stacks, runtime metadata) beside a
+// heap profile.
+func writeMemClasses(path string) error {
+	var samples []metrics.Sample
+	for _, d := range metrics.All() {
+		if strings.HasPrefix(d.Name, "/memory/classes/") || d.Name == "/gc/heap/goal:bytes" || d.Name == "/gc/heap/live:bytes" || d.Name == "/sched/goroutines:goroutines" {
+			samples = append(samples, metrics.Sample{Name: d.Name})
+		}
+	}
+	metrics.Read(samples)
+	var b strings.Builder
+	for _, s := range samples {
+		if s.Value.Kind() == metrics.KindUint64 {
+			fmt.Fprintf(&b, "%-60s %12d\n", s.Name, s.Value.Uint64())
+		}
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
