@@ -181,6 +181,40 @@ func newSession(t *testing.T, cfg Config, h Handler) *Session {
 	return s
 }
 
+// establishRaw starts a session with cfg (its PeerPort set to a raw
+// peer's listener) and handler h, and brings it to Established with the
+// raw peer. rec must be h's recorder; it returns the session, the peer
+// and the Established epoch.
+func establishRaw(t *testing.T, cfg Config, h Handler, rec *recorder) (*Session, *rawPeer, uint64) {
+	t.Helper()
+	addr, accept := listenRaw(t, "127.0.0.1")
+	cfg.PeerPort = addr.Port()
+	s := newSession(t, cfg, h)
+	s.Start()
+	p := accept()
+	p.establish(peerOpen(65002, "10.0.0.2", 90))
+	return s, p, rec.wait(t, "established", 3*time.Second).epoch
+}
+
+// answerKeepalives reads until d has passed, answering each KEEPALIVE with
+// one, and returns how many came; any other message fails the test.
+func (p *rawPeer) answerKeepalives(d time.Duration) int {
+	p.t.Helper()
+	n := 0
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		typ, _, err := p.read(time.Until(end))
+		if err != nil {
+			break
+		}
+		if typ != wire.MsgKeepalive {
+			p.t.Fatalf("got %v, want only KEEPALIVEs", typ)
+		}
+		n++
+		p.write(wire.AppendKeepalive(nil))
+	}
+	return n
+}
+
 // rawPeer is a hand-driven BGP speaker for tests that need to misbehave.
 type rawPeer struct {
 	t  *testing.T

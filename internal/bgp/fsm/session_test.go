@@ -162,30 +162,11 @@ func TestHoldTimerExpired(t *testing.T) {
 // second, and a peer that does the same stays up past the hold time.
 func TestKeepalivesKeepSessionUp(t *testing.T) {
 	checkLeaks(t)
-	addr, accept := listenRaw(t, "127.0.0.1")
 	rec := newRecorder()
 	cfg := baseConfig(65001, 65002, "10.0.0.1", "127.0.0.1")
-	cfg.PeerPort = addr.Port()
 	cfg.HoldTime = 3 * time.Second
-	s := newSession(t, cfg, rec)
-	s.Start()
-	p := accept()
-	p.establish(peerOpen(65002, "10.0.0.2", 90))
-	rec.wait(t, "established", 3*time.Second)
-	kas := 0
-	end := time.Now().Add(4500 * time.Millisecond)
-	for time.Now().Before(end) {
-		typ, _, err := p.read(time.Until(end))
-		if err != nil {
-			break
-		}
-		if typ != wire.MsgKeepalive {
-			t.Fatalf("unexpected %v", typ)
-		}
-		kas++
-		p.write(wire.AppendKeepalive(nil))
-	}
-	if kas < 3 || kas > 6 {
+	s, p, _ := establishRaw(t, cfg, rec, rec)
+	if kas := p.answerKeepalives(4500 * time.Millisecond); kas < 3 || kas > 6 {
 		t.Errorf("%d KEEPALIVEs in 4.5 s with a 1 s interval", kas)
 	}
 	if st := s.Status(); st.State != Established {

@@ -29,16 +29,10 @@ func writerRunning(s *Session) bool {
 // after them.
 func TestWriterBackpressure(t *testing.T) {
 	checkLeaks(t)
-	addr, accept := listenRaw(t, "127.0.0.1")
 	rec := newRecorder()
 	cfg := baseConfig(65001, 65002, "10.0.0.1", "127.0.0.1")
-	cfg.PeerPort = addr.Port()
 	cfg.QueueLen = 2
-	s := newSession(t, cfg, rec)
-	s.Start()
-	p := accept()
-	p.establish(peerOpen(65002, "10.0.0.2", 90))
-	ep := rec.wait(t, "established", 3*time.Second).epoch
+	s, p, ep := establishRaw(t, cfg, rec, rec)
 
 	// Batches of 64 UPDATEs of about 4 KB, each UPDATE numbered by its
 	// first prefix, until the socket buffers and the queue are full.
@@ -112,19 +106,10 @@ func TestWriterBackpressure(t *testing.T) {
 // the full queue released.
 func TestStalledPeerTeardown(t *testing.T) {
 	checkLeaks(t)
-	addr, accept := listenRaw(t, "127.0.0.1")
 	rec := newRecorder()
 	cfg := baseConfig(65001, 65002, "10.0.0.1", "127.0.0.1")
-	cfg.PeerPort = addr.Port()
 	cfg.QueueLen = 1
-	s, err := New(cfg, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	p := accept()
-	p.establish(peerOpen(65002, "10.0.0.2", 90))
-	ep := rec.wait(t, "established", 3*time.Second).epoch
+	s, p, ep := establishRaw(t, cfg, rec, rec)
 	m, err := wire.AppendUpdate(nil, routeUpdate("192.168.0.1", "10.0.0.0/24"), &wire.Options{AS4: true})
 	if err != nil {
 		t.Fatal(err)
@@ -172,16 +157,10 @@ func TestStalledPeerTeardown(t *testing.T) {
 // last UPDATE.
 func TestUpdatesRestartKeepalive(t *testing.T) {
 	checkLeaks(t)
-	addr, accept := listenRaw(t, "127.0.0.1")
 	rec := newRecorder()
 	cfg := baseConfig(65001, 65002, "10.0.0.1", "127.0.0.1")
-	cfg.PeerPort = addr.Port()
 	cfg.HoldTime = 3 * time.Second // keepalive interval 1 s
-	s := newSession(t, cfg, rec)
-	s.Start()
-	p := accept()
-	p.establish(peerOpen(65002, "10.0.0.2", 90))
-	ep := rec.wait(t, "established", 3*time.Second).epoch
+	s, p, ep := establishRaw(t, cfg, rec, rec)
 	m, err := wire.AppendUpdate(nil, routeUpdate("192.168.0.1", "10.0.0.0/24"), &wire.Options{AS4: true})
 	if err != nil {
 		t.Fatal(err)
@@ -256,30 +235,12 @@ func (h slowHandler) Update(s *Session, epoch uint64, u *ReceivedUpdate) {
 // kbgp's own KEEPALIVEs go out meanwhile.
 func TestSlowHandlerKeepsSession(t *testing.T) {
 	checkLeaks(t)
-	addr, accept := listenRaw(t, "127.0.0.1")
 	rec := newRecorder()
 	cfg := baseConfig(65001, 65002, "10.0.0.1", "127.0.0.1")
-	cfg.PeerPort = addr.Port()
 	cfg.HoldTime = 3 * time.Second
-	s := newSession(t, cfg, slowHandler{rec, 4 * time.Second})
-	s.Start()
-	p := accept()
-	p.establish(peerOpen(65002, "10.0.0.2", 90))
-	rec.wait(t, "established", 3*time.Second)
+	s, p, _ := establishRaw(t, cfg, slowHandler{rec, 4 * time.Second}, rec)
 	p.sendUpdate(routeUpdate("192.168.0.1", "10.0.0.0/24"), &wire.Options{AS4: true})
-	kas := 0
-	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); {
-		typ, _, err := p.read(time.Until(end))
-		if err != nil {
-			break
-		}
-		if typ != wire.MsgKeepalive {
-			t.Fatalf("got %v, want only KEEPALIVEs", typ)
-		}
-		kas++
-		p.write(keepaliveMsg)
-	}
-	if kas < 3 {
+	if kas := p.answerKeepalives(5 * time.Second); kas < 3 {
 		t.Errorf("%d KEEPALIVEs from kbgp in 5 s with a 1 s interval", kas)
 	}
 	rec.wait(t, "update", time.Second)
