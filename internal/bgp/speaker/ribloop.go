@@ -104,9 +104,9 @@ func (s *Speaker) flush() {
 }
 
 // exportGroup hands one update group's changes to routineExport, which
-// encodes them once for all members that get the same messages, and
-// separately for members that are the source of a changed path (split
-// horizon). The members' counters are kept here.
+// encodes them once for all members; where members are the source of
+// changed paths (split horizon), by segments, each member's own encoded
+// for it alone (splithorizon.go). The members' counters are kept here.
 func (s *Speaker) exportGroup(gc *rib.GroupChanges) {
 	j := &exportJob{fam: gc.Family, opts: wire.Options{AS4: gc.AS4}, group: gc.Group}
 	if gc.AddPath {
