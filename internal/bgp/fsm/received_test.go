@@ -103,29 +103,40 @@ func TestReceivedUpdateOwnership(t *testing.T) {
 	}
 }
 
-// TestBodyPool: bodies of standard messages are pooled at full capacity;
-// larger (extended) ones are allocated for the message and never pooled.
+// TestBodyPool: bodies of standard messages are pooled in two sizes, small
+// ones in small buffers; larger (extended) ones are allocated for the
+// message and never pooled.
 func TestBodyPool(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		n      int
-		pooled bool
+		name string
+		n    int
+		cap  int // 0: not pooled
 	}{
-		{"empty", 0, true},
-		{"small", 23, true},
-		{"largest standard", wire.MaxMessageLen - wire.HeaderLen, true},
-		{"extended", wire.MaxMessageLen, false},
-		{"largest extended", wire.MaxExtMessageLen - wire.HeaderLen, false},
+		{"empty", 0, smallBodyLen},
+		{"small", 23, smallBodyLen},
+		{"largest small", smallBodyLen, smallBodyLen},
+		{"smallest large", smallBodyLen + 1, pooledBodyLen},
+		{"largest standard", wire.MaxMessageLen - wire.HeaderLen, pooledBodyLen},
+		{"extended", wire.MaxMessageLen, 0},
+		{"largest extended", wire.MaxExtMessageLen - wire.HeaderLen, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := getBody(tc.n)
 			if len(*b) != tc.n {
 				t.Errorf("len %d, want %d", len(*b), tc.n)
 			}
-			if got := cap(*b) == pooledBodyLen; got != tc.pooled {
-				t.Errorf("cap %d: pooled %v, want %v", cap(*b), got, tc.pooled)
+			want := tc.cap
+			if want == 0 {
+				want = tc.n
+			}
+			if cap(*b) != want {
+				t.Errorf("cap %d, want %d", cap(*b), want)
 			}
 			putBody(b)
+			// A returned buffer comes back for the same size class only.
+			if again := getBody(tc.n); cap(*again) != want {
+				t.Errorf("after putBody: cap %d, want %d", cap(*again), want)
+			}
 		})
 	}
 }

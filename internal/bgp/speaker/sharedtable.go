@@ -49,15 +49,16 @@ func (s *Speaker) sharedTable(p *peer, f wire.Family) *sharedTable {
 	sh := s.tables[k]
 	if sh == nil || sh.gen != s.rib.OutGeneration() || !sameOptions(&sh.opts, &p.neg.Send) {
 		sh = &sharedTable{gen: s.rib.OutGeneration(), opts: p.neg.Send, sources: map[rib.PeerID]bool{}}
-		changes := newChanges()
+		// Not from changesPool: a whole table's slice would stay pinned
+		// in the pool (6 MB of the reflector's heap with 1,000 clients).
+		var changes []rib.ExportChange
 		s.rib.GroupAdjRIBOut(g, f, func(c rib.ExportChange) bool {
-			*changes = append(*changes, c)
+			changes = append(changes, c)
 			sh.sources[c.Source] = true
 			return true
 		})
-		sh.n = len(*changes)
-		sh.msgs, sh.err = encodeChanges(f, *changes, noPeer, &sh.opts)
-		(&exportJob{changes: changes}).release()
+		sh.n = len(changes)
+		sh.msgs, sh.err = encodeChanges(f, changes, noPeer, &sh.opts)
 		if s.tables == nil {
 			s.tables = map[tableKey]*sharedTable{}
 		}
