@@ -13,7 +13,8 @@ import (
 
 // conn is one TCP connection of a session. Its FSM fields (state, holdAt,
 // neg, epoch) are guarded by the session's FSM lock. The reader
-// (routineRead) is started by startConn; the writer (routineWrite) runs
+// (routineRead) is started by startConn, and once Established it runs only
+// while the peer sends (park_linux.go); the writer (routineWrite) runs
 // only while there is something to write (writer.go). Both are owned by
 // the session, whose WaitGroup waits for them.
 type conn struct {
@@ -51,6 +52,12 @@ type conn struct {
 	// handle one: a backlog on kbgp's side is not a silent peer.
 	rxAt       atomic.Int64
 	delivering atomic.Bool
+
+	// Parking (park_linux.go): parkable is set once Established; pid and
+	// pstate are guarded by readers.mu.
+	parkable atomic.Bool
+	pid      uint32
+	pstate   uint8
 }
 
 // connEvent is a message (or read error) from a connection's reader.
@@ -83,7 +90,9 @@ func newConn(s *Session, nc *net.TCPConn, outbound bool) *conn {
 
 // routineRead frames messages from the TCP stream and handles each under
 // the FSM lock, so the Handler's backpressure (a blocked Update) stops the
-// reading. It exits when the connection fails or is torn down.
+// reading. It exits when the connection fails or is torn down, or when an
+// Established connection has been idle for parkAfter and parks (a new
+// routineRead starts when the socket is readable again).
 func (c *conn) routineRead() {
 	s := c.s
 	defer s.wg.Done()
@@ -94,8 +103,18 @@ func (c *conn) routineRead() {
 	f := framer{r: c.nc}
 	defer f.release()
 	for {
+		if f.idle == 0 && c.parkable.Load() {
+			f.idle, f.dl = parkAfter, c.nc
+		}
 		ev := connEvent{c: c}
-		if typ, body, buf, err := f.next(int(c.maxLen.Load())); err != nil {
+		if typ, body, buf, err := f.next(int(c.maxLen.Load())); err == errIdle {
+			if c.park() {
+				return
+			}
+			// Torn down, or no epoll: keep reading, without a deadline.
+			f.idle = -1
+			continue
+		} else if err != nil {
 			ev.err = err
 		} else {
 			ev.typ, ev.body, ev.buf = typ, body, buf

@@ -1,8 +1,11 @@
 package fsm
 
 import (
+	"errors"
 	"io"
+	"os"
 	"sync"
+	"time"
 
 	"github.com/kbgp/kbgp/internal/bgp/wire"
 )
@@ -14,7 +17,12 @@ import (
 // pauses it returns the chunk and waits on a 19-byte header read, so an
 // idle connection holds no buffer.
 type framer struct {
-	r     io.Reader
+	r io.Reader
+	// With idle > 0, a wait for the next message that lasts idle ends in
+	// errIdle (the reader then parks, park_linux.go); dl sets r's read
+	// deadline for it.
+	idle  time.Duration
+	dl    interface{ SetReadDeadline(time.Time) error }
 	hdr   [wire.HeaderLen]byte
 	chunk *[]byte // read-ahead buffer, from chunkPool; nil while idle
 	buf   []byte  // unread bytes, in *chunk
@@ -37,7 +45,7 @@ func (f *framer) next(maxLen int) (typ wire.MsgType, body []byte, buf *[]byte, e
 	if len(f.buf) == 0 {
 		// Nothing buffered: wait for the next message without a chunk.
 		f.release()
-		if _, err := io.ReadFull(f.r, f.hdr[:]); err != nil {
+		if err := f.waitHeader(); err != nil {
 			return 0, nil, nil, err
 		}
 		hdr = f.hdr[:]
@@ -80,6 +88,36 @@ func (f *framer) next(maxLen int) (typ wire.MsgType, body []byte, buf *[]byte, e
 	copy(body, f.buf)
 	f.buf = f.buf[size:]
 	return typ, body, buf, nil
+}
+
+// waitHeader reads the next header while nothing is buffered. With
+// f.idle set it gives up with errIdle if no byte came within f.idle; once
+// part of the header is in, it reads the rest without a deadline.
+func (f *framer) waitHeader() error {
+	if f.idle <= 0 {
+		_, err := io.ReadFull(f.r, f.hdr[:])
+		return err
+	}
+	if err := f.dl.SetReadDeadline(time.Now().Add(f.idle)); err != nil {
+		return err
+	}
+	n, err := io.ReadFull(f.r, f.hdr[:])
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		if err = f.dl.SetReadDeadline(time.Time{}); err != nil {
+			return err
+		}
+		if n == 0 {
+			return errIdle
+		}
+		if _, err = io.ReadFull(f.r, f.hdr[n:]); err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	return f.dl.SetReadDeadline(time.Time{})
 }
 
 // fill makes at least n (at most chunkLen) bytes buffered, reading ahead

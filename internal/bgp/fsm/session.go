@@ -628,6 +628,7 @@ func (s *Session) closeConn(c *conn, final *wire.Notification, cause *SessionErr
 	c.final = final
 	c.holdAt, c.delayOpenAt = time.Time{}, time.Time{}
 	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	c.forget()
 	close(c.dead)
 	c.teardown()
 	for i, o := range s.conns {

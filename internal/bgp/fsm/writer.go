@@ -177,8 +177,10 @@ func (c *conn) routineWrite() {
 		}
 		c.wmu.Unlock()
 		if len(q) > 0 && !broken && !w.writeEntries(q) {
-			// The reader sees the broken connection and reports it.
+			// The reader sees the broken connection and reports it (a
+			// parked one is started for that).
 			c.nc.CloseRead()
+			c.wake()
 			c.wmu.Lock()
 			c.broken = true
 			clear(c.queue)
