@@ -20,13 +20,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/kbgp/kbgp/bench/rr/dut"
+	"github.com/kbgp/kbgp/bench/rr/speakerdut"
 )
 
 func main() {
@@ -55,15 +55,11 @@ func main() {
 
 func runGoDUT(ctx context.Context, which string, args []string) error {
 	if len(args) != 1 {
-		return fmt.Errorf("%s: want one argument, the JSON config file", which)
+		return fmt.Errorf("%s: want one argument, the config file (speakerdut.Config)", which)
 	}
-	b, err := os.ReadFile(args[0])
+	cfg, err := speakerdut.ReadConfig(args[0])
 	if err != nil {
-		return err
-	}
-	var cfg dut.GoConfig
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		return fmt.Errorf("%s: %s: %w", which, args[0], err)
+		return fmt.Errorf("%s: %w", which, err)
 	}
 	if which == "_dut-kbgp" {
 		return dut.RunKBGP(ctx, cfg)

@@ -49,6 +49,10 @@ type options struct {
 	gobgp4     string // gobgpd v4 for gobgp4 ("": build or reuse the cached one)
 	speaker    string // cmd/kbgp-speaker for kbgp (built for each run)
 	root       string // the repository
+
+	// speakerProfile is cmd/kbgp-speaker built with -tags profile, for
+	// kbgp's unmeasured profile run only.
+	speakerProfile string
 }
 
 func splitList(s string) []string {
@@ -225,8 +229,14 @@ func orchestrate(ctx context.Context, args []string) error {
 		}
 		defer os.RemoveAll(tmp)
 		o.speaker = filepath.Join(tmp, "kbgp-speaker")
-		if err := dut.BuildSpeaker(ctx, filepath.Join(o.root, "bench", "rr"), o.speaker); err != nil {
+		if err := dut.BuildSpeaker(ctx, filepath.Join(o.root, "bench", "rr"), o.speaker, false); err != nil {
 			return err
+		}
+		if o.profile {
+			o.speakerProfile = filepath.Join(tmp, "kbgp-speaker-profile")
+			if err := dut.BuildSpeaker(ctx, filepath.Join(o.root, "bench", "rr"), o.speakerProfile, true); err != nil {
+				return err
+			}
 		}
 	}
 	if slices.Contains(o.duts, "gobgp4") && o.gobgp4 == "" {
@@ -295,7 +305,7 @@ func orchestrate(ctx context.Context, args []string) error {
 				}
 				a := &innerArgs{Scenario: j.scenario, DUT: d, N: j.n, Run: 0, Shared: o.shared,
 					TableLimit: o.tableLimit, Quiet: o.quiet, Timeout: o.timeout, Profile: true,
-					Churn: j.churn, KBGP: o.kbgp, GoBGP4: o.gobgp4, Speaker: o.speaker}
+					Churn: j.churn, KBGP: o.kbgp, GoBGP4: o.gobgp4, Speaker: o.speakerProfile}
 				a.Dir = filepath.Join(runDir, fmt.Sprintf("%s-%d-%s-profile", j.scenario, j.n, d))
 				tag := fmt.Sprintf("[profile %s n=%d %s]", j.scenario, j.n, d)
 				fmt.Fprintf(os.Stderr, "%s start (load %s)\n", tag, loadAvg())

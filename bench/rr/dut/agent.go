@@ -112,20 +112,30 @@ func BuildKBGP(ctx context.Context, root, out string) error {
 }
 
 // BuildSpeaker builds cmd/kbgp-speaker, the kbgp DUT, of the benchmark
-// module at benchDir into out.
-func BuildSpeaker(ctx context.Context, benchDir, out string) error {
-	return goBuild(ctx, benchDir, "./cmd/kbgp-speaker", out)
+// module at benchDir into out. The measured runs use the plain build;
+// profile builds it with -tags profile, the only build that can write
+// profiles (speakerdut.Profiling), for the unmeasured profile run: the
+// static binary is mapped whole and counts in the DUT's RSS, so the
+// measured one links no profiler.
+func BuildSpeaker(ctx context.Context, benchDir, out string, profile bool) error {
+	var tags []string
+	if profile {
+		tags = []string{"-tags", "profile"}
+	}
+	return goBuild(ctx, benchDir, "./cmd/kbgp-speaker", out, tags...)
 }
 
 // goBuild builds pkg as deploy/Dockerfile builds the kbgp image: static
 // (CGO_ENABLED=0: no libc, whose mapped pages were 1.4 MiB of an idle
-// DUT's RSS), without symbol tables.
-func goBuild(ctx context.Context, dir, pkg, out string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
+// DUT's RSS), without symbol tables, with the extra build flags.
+func goBuild(ctx context.Context, dir, pkg, out string, flags ...string) error {
+	args := append([]string{"build"}, flags...)
+	args = append(args, "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
+	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("dut: building %s in %s: %v\n%s", pkg, dir, err, b)
+		return fmt.Errorf("dut: go %s in %s: %v\n%s", strings.Join(args, " "), dir, err, b)
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package dut
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -109,15 +108,20 @@ func GoBGPConfig(s Setup) string {
 	return b.String()
 }
 
-// GoConfig is the configuration of the Go DUTs (kbgp and null), as JSON:
-// the kbgp DUT's own (package speakerdut), shared by the null reflector.
+// GoConfig is the configuration of the Go DUTs (kbgp and null): the kbgp
+// DUT's own (package speakerdut), shared by the null reflector.
 type GoConfig = speakerdut.Config
 
-// GoDUTConfig is the JSON configuration of the kbgp and null DUTs.
+// GoDUTConfig is the configuration file of the kbgp and null DUTs, in
+// speakerdut's text format (GoConfig.AppendText).
 func GoDUTConfig(s Setup) ([]byte, error) {
-	c := GoConfig{Addr: s.Addr, AS: s.AS, Clients: s.Clients}
+	c := GoConfig{Addr: s.Addr, AS: s.AS, Clients: s.Clients, Port: s.Port}
 	if s.Profile {
 		c.Profile = s.Dir
 	}
-	return json.MarshalIndent(c, "", "  ")
+	b, err := c.AppendText(nil)
+	if err != nil {
+		return nil, fmt.Errorf("dut: %w", err)
+	}
+	return b, nil
 }

@@ -40,12 +40,13 @@ type Setup struct {
 	KBGP string
 	// GoBGP4 is the path of gobgpd v4 (for gobgp4, see GoBGP4Binary).
 	GoBGP4 string
-	// Speaker is the path of cmd/kbgp-speaker (for kbgp, see BuildSpeaker);
-	// empty runs the speaker inside the benchmark binary instead, whose
-	// own libraries then count in its memory.
+	// Speaker is the path of cmd/kbgp-speaker (for kbgp, see BuildSpeaker;
+	// with Profile, one built with profile true); empty runs the speaker
+	// inside the benchmark binary instead, whose own libraries then count
+	// in its memory (and which cannot profile).
 	Speaker string
 	// Port is the BGP port the DUT listens on; 0 means 179. Only
-	// kbgp-agent honours it (tests run it on loopback).
+	// kbgp-agent, kbgp and null honour it (tests run them on loopback).
 	Port uint16
 	// Profile makes the kbgp and kbgp-agent DUTs write a CPU profile and a heap profile
 	// into Dir.

@@ -38,7 +38,7 @@ func TestConfigGolden(t *testing.T) {
 		{"bird.conf", BIRDConfig(s)},
 		{"bgpd.conf", FRRConfig(s)},
 		{"gobgpd.toml", GoBGPConfig(s)},
-		{"kbgp.json", string(kb) + "\n"},
+		{"kbgp.conf", string(kb)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join("testdata", tc.name+".golden")

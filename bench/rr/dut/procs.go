@@ -196,8 +196,8 @@ func (d *goDUT) Start(ctx context.Context, s Setup) error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(s.Dir, d.name+".json")
-	if err := writeFile(s.Dir, d.name+".json", string(cfg)); err != nil {
+	path := filepath.Join(s.Dir, d.name+".conf")
+	if err := writeFile(s.Dir, d.name+".conf", string(cfg)); err != nil {
 		return err
 	}
 	if d.name == "kbgp" && s.Speaker != "" {

@@ -29,7 +29,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -51,7 +50,7 @@ type Config struct {
 	// RIB configures the decision process (cluster ID, multipath).
 	RIB rib.Options
 	// Logger receives session state changes and errors (default: discard).
-	Logger *slog.Logger
+	Logger Logger
 	// SelectionDeferral makes the speaker a restarting speaker (RFC 4724
 	// §4.1): it defers best-path selection, FIB updates and exports until
 	// every peer that negotiated graceful restart has sent End-of-RIB for
@@ -95,7 +94,7 @@ var (
 // Speaker is a running BGP speaker.
 type Speaker struct {
 	cfg Config
-	log *slog.Logger
+	log Logger
 
 	ribq chan func()
 	done chan struct{}
@@ -140,8 +139,8 @@ func New(ctx context.Context, cfg Config) (*Speaker, error) {
 	if cfg.LocalAS == 0 || !cfg.RouterID.Is4() {
 		return nil, fmt.Errorf("speaker: LocalAS and an IPv4 RouterID are required (got AS %d, router ID %v)", cfg.LocalAS, cfg.RouterID)
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+	if cfg.Logger == nil || nilPointer(cfg.Logger) {
+		cfg.Logger = discard{}
 	}
 	if cfg.QueueLen <= 0 {
 		cfg.QueueLen = 256

@@ -1,14 +1,15 @@
 // Command kbgp-speaker is the benchmark's "kbgp" DUT: kbgp's speaker as a
-// route reflector (package speakerdut), configured by a JSON file, running
-// until SIGTERM. rrbench builds and starts it; it links nothing but the
-// speaker, so its peak RSS is the speaker's own.
+// route reflector (package speakerdut), configured by a small text file
+// (speakerdut.Config), running until SIGTERM. rrbench builds and starts it;
+// it links nothing but the speaker (no encoding/json, and no profiler
+// unless built with -tags profile, for the unmeasured profile run), so its
+// peak RSS is the speaker's own.
 //
-//	kbgp-speaker CONFIG.json
+//	kbgp-speaker CONFIG
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/signal"
@@ -19,7 +20,7 @@ import (
 
 func main() {
 	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: kbgp-speaker CONFIG.json")
+		fmt.Fprintln(os.Stderr, "usage: kbgp-speaker CONFIG")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -31,13 +32,9 @@ func main() {
 }
 
 func run(ctx context.Context, path string) error {
-	b, err := os.ReadFile(path)
+	cfg, err := speakerdut.ReadConfig(path)
 	if err != nil {
 		return err
-	}
-	var cfg speakerdut.Config
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
 	}
 	return speakerdut.Run(ctx, cfg)
 }
