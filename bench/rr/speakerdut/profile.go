@@ -99,9 +99,9 @@ func (p *profile) watchPeak(ctx context.Context) {
 
 func (p *profile) peakHeap(ctx context.Context) {
 	path := filepath.Join(p.dir, "peak-heap.pprof")
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	var peak uint64
-	t := time.NewTicker(100 * time.Millisecond)
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/sched/goroutines:goroutines"}, {Name: "/memory/classes/heap/stacks:bytes"}}
+	var peak, peakG uint64
+	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for {
 		select {
@@ -110,6 +110,15 @@ func (p *profile) peakHeap(ctx context.Context) {
 		case <-t.C:
 		}
 		metrics.Read(sample)
+		if g := sample[1].Value.Uint64(); g > peakG+peakG/10 {
+			// What the goroutines were doing at their largest number:
+			// their stacks are part of the peak.
+			peakG = g
+			if err := writeGoroutines(filepath.Join(p.dir, "peak-goroutines.txt"), g, sample[2].Value.Uint64()); err != nil {
+				fmt.Fprintln(os.Stderr, "kbgp DUT:", err)
+				return
+			}
+		}
 		if live := sample[0].Value.Uint64(); live > peak+peak/10 {
 			peak = live
 			if err := writeHeap(path); err != nil {
@@ -122,6 +131,18 @@ func (p *profile) peakHeap(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// writeGoroutines writes the goroutine profile, grouped by stack, with the
+// count and the stack memory at the time.
+func writeGoroutines(path string, n, stacks uint64) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "# %d goroutines, %d bytes of stacks\n", n, stacks)
+	return pprof.Lookup("goroutine").WriteTo(f, 1)
 }
 
 // writeMemClasses writes the runtime's memory classes (where the process's

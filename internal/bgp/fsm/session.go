@@ -282,6 +282,22 @@ func (s *Session) SendBatch(ctx context.Context, epoch uint64, msgs [][]byte) er
 	return c.push(ctx, msgs)
 }
 
+// Enqueue queues entries (first, then more: each a list of encoded
+// messages) for the Established period epoch without waiting, to be written
+// in order after everything queued before. Unlike SendBatch, which waits
+// for room, it returns ErrQueueFull, queuing nothing, if more than limit
+// entries would then wait: the caller decides what a peer that does not
+// keep up gets (the speaker resets its session). It returns
+// ErrNotEstablished, queuing nothing, if that period ended or its
+// connection failed.
+func (s *Session) Enqueue(epoch uint64, limit int, first [][]byte, more ...[][]byte) error {
+	c := s.est.Load()
+	if c == nil || c.epoch != epoch {
+		return ErrNotEstablished
+	}
+	return c.enqueueEntries(limit, first, more)
+}
+
 // SendRouteRefresh sends a ROUTE-REFRESH for f (RFC 2918), e.g. after an
 // import policy change. The peer must have negotiated route refresh.
 func (s *Session) SendRouteRefresh(ctx context.Context, f wire.Family) error {

@@ -79,6 +79,10 @@ func (e *SessionError) GracefulNotification() bool {
 // longer) in the Established period the caller named.
 var ErrNotEstablished = errors.New("session is not established")
 
+// ErrQueueFull is returned by Enqueue when its entries would make more
+// than its limit wait.
+var ErrQueueFull = errors.New("outbound queue is full")
+
 // ErrClosed is returned by calls on a closed Session.
 var ErrClosed = errors.New("session is closed")
 

@@ -84,6 +84,22 @@ func (c *conn) push(ctx context.Context, ms [][]byte) error {
 	}
 }
 
+// enqueueEntries is Enqueue on c.
+func (c *conn) enqueueEntries(limit int, first [][]byte, more [][][]byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closing || c.broken {
+		return ErrNotEstablished
+	}
+	if len(c.queue)+1+len(more) > limit {
+		return ErrQueueFull
+	}
+	c.queue = append(c.queue, first)
+	c.queue = append(c.queue, more...)
+	c.startWriter()
+	return nil
+}
+
 // startWriter starts routineWrite unless it runs. c.wmu is held.
 func (c *conn) startWriter() {
 	if !c.writing {

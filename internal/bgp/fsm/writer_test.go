@@ -248,3 +248,65 @@ func TestSlowHandlerKeepsSession(t *testing.T) {
 		t.Errorf("state %v (%v) after a 4 s Update with hold time 3 s, want Established", st.State, st.LastError)
 	}
 }
+
+// TestEnqueueLimit: Enqueue never waits. To a peer that reads nothing it
+// queues until the entries waiting would pass its limit, then returns
+// ErrQueueFull and queues nothing; a stale epoch gets ErrNotEstablished.
+// When the peer reads, every queued UPDATE arrives, in order.
+func TestEnqueueLimit(t *testing.T) {
+	checkLeaks(t)
+	rec := newRecorder()
+	s, p, ep := establishRaw(t, baseConfig(65001, 65002, "10.0.0.1", "127.0.0.1"), rec, rec)
+	if err := s.Enqueue(ep+1, 10, [][]byte{keepaliveMsg}); !errors.Is(err, ErrNotEstablished) {
+		t.Fatalf("Enqueue for another period: %v, want ErrNotEstablished", err)
+	}
+	u := routeUpdate("192.168.0.1", "10.0.0.0/24")
+	for j := range 900 {
+		u.NLRI = append(u.NLRI, wire.NLRI{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{11, byte(j >> 8), byte(j), 0}), 24)})
+	}
+	update := func(i int) []byte {
+		u.NLRI[0].Prefix = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24)
+		m, err := wire.AppendUpdate(nil, u, &wire.Options{AS4: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	const limit = 8
+	var sent [][]byte
+	full := false
+	for range 5000 {
+		// Two entries per call, as a batch with a second part.
+		a, b := [][]byte{update(len(sent))}, [][]byte{update(len(sent) + 1)}
+		start := time.Now()
+		err := s.Enqueue(ep, limit, a, b)
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("Enqueue waited %v", d)
+		}
+		if errors.Is(err, ErrQueueFull) {
+			full = true
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent = append(sent, a[0], b[0])
+	}
+	if !full {
+		t.Fatalf("%d UPDATEs enqueued to a peer that reads nothing without ErrQueueFull", len(sent))
+	}
+	c := s.est.Load()
+	c.wmu.Lock()
+	waiting := len(c.queue)
+	c.wmu.Unlock()
+	if waiting > limit {
+		t.Errorf("%d entries wait, limit %d", waiting, limit)
+	}
+	for i := range sent {
+		body := p.expect(wire.MsgUpdate, 5*time.Second)
+		if string(body) != string(sent[i][wire.HeaderLen:]) {
+			t.Fatalf("UPDATE %d of %d differs from what was enqueued", i, len(sent))
+		}
+	}
+	s.Close()
+}

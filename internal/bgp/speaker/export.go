@@ -1,9 +1,11 @@
 package speaker
 
 import (
+	"errors"
 	"slices"
 	"sync"
 
+	"github.com/kbgp/kbgp/internal/bgp/fsm"
 	"github.com/kbgp/kbgp/internal/bgp/wire"
 	"github.com/kbgp/kbgp/internal/rib"
 )
@@ -156,36 +158,39 @@ func (s *Speaker) queue(p *peer, epoch uint64, msgs [][]byte) {
 	if len(msgs) == 0 {
 		return
 	}
-	s.push(p, batch{epoch: epoch, msgs: msgs})
+	s.push(p, epoch, msgs)
 }
 
 // queueParts is queue for messages in several parts, sent in order.
 func (s *Speaker) queueParts(p *peer, epoch uint64, parts [][][]byte) {
-	switch len(parts) {
-	case 0:
-	case 1:
-		s.queue(p, epoch, parts[0])
-	default:
-		s.push(p, batch{epoch: epoch, msgs: parts[0], more: parts[1:]})
+	if len(parts) > 0 {
+		s.push(p, epoch, parts[0], parts[1:]...)
 	}
 }
 
-func (s *Speaker) push(p *peer, b batch) {
-	epoch := b.epoch
+// push hands the messages straight to the session's outbound queue, whose
+// writer goroutine runs only while there is something to write. (A
+// speaker-side queue with its own sender goroutine per peer doubled the
+// goroutines, and their stacks, of a reflector fanning a change out to
+// every client: 2,000 for 1,000 clients.)
+func (s *Speaker) push(p *peer, epoch uint64, first [][]byte, more ...[][]byte) {
 	if epoch == 0 || p.overflow.Load() == epoch {
 		return
 	}
-	if !p.push(b, s.cfg.ExportQueueLen) {
-		p.overflow.Store(epoch)
-		s.log.Error("peer is not keeping up with updates, resetting its session", "peer", p.cfg.Name, "queued_batches", p.queued())
-		sess := p.sess
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			// RFC 4486 §4 subcode 8: "Out of Resources".
-			sess.RestartWith(&wire.Notification{Code: wire.NotifCease, Subcode: wire.CeaseOutOfResources})
-		}()
+	// ErrNotEstablished: the period ended; its batches are dropped (the
+	// peer gets its whole table in the next one).
+	if err := p.sess.Enqueue(epoch, s.cfg.ExportQueueLen, first, more...); !errors.Is(err, fsm.ErrQueueFull) {
+		return
 	}
+	p.overflow.Store(epoch)
+	s.log.Error("peer is not keeping up with updates, resetting its session", "peer", p.cfg.Name, "queue_limit", s.cfg.ExportQueueLen)
+	sess := p.sess
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		// RFC 4486 §4 subcode 8: "Out of Resources".
+		sess.RestartWith(&wire.Notification{Code: wire.NotifCease, Subcode: wire.CeaseOutOfResources})
+	}()
 }
 
 // changesPool holds the slices jobs copy changes into.

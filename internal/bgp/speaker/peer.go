@@ -27,30 +27,12 @@ type PeerStatus struct {
 	Rejected uint64
 }
 
-// batch is a run of encoded messages for one Established period: msgs,
-// then each of more in order (a member's view of shared messages, see
-// splitExport).
-type batch struct {
-	epoch uint64
-	msgs  [][]byte
-	more  [][][]byte
-}
-
 // peer is one configured peer. cfg and sess are immutable; a change of
 // configuration makes a new peer.
 type peer struct {
-	sp       *Speaker
-	cfg      PeerConfig
-	sess     *fsm.Session
-	ctx      context.Context
-	stopSend context.CancelFunc
-	wg       sync.WaitGroup // routineSend
-
-	qmu     sync.Mutex // guards queue, sending and stopped (sendq.go)
-	queue   []batch    // export batches for routineSend
-	sending bool       // a routineSend runs
-	stopped bool
-
+	sp                 *Speaker
+	cfg                PeerConfig
+	sess               *fsm.Session
 	importFn, exportFn atomic.Pointer[rib.PolicyFunc]
 	// overflow is the Established period whose export queue overflowed
 	// (routineExport stops queueing for it).
@@ -110,7 +92,6 @@ func (s *Speaker) newPeer(ctx context.Context, c PeerConfig) (*peer, error) {
 	// stale, eorIn, refreshing and rejectedSet are made on first use
 	// (put): most peers never need them.
 	p := &peer{sp: s, cfg: c, advertised: map[wire.Family]int{}}
-	p.ctx, p.stopSend = context.WithCancel(context.Background())
 	p.setPolicyFuncs(c)
 	// Received prefixes come from the RIB's path counts (see status); the
 	// session keeps a set of received prefixes only for MaxPrefix.
@@ -248,7 +229,6 @@ func (p *peer) stop() {
 // stopWith is stop sending n (RFC 4486 Cease subcodes).
 func (p *peer) stopWith(n *wire.Notification) {
 	p.sess.CloseWith(n)
-	p.stopSending()
 	sp := p.sp
 	if p.cfg.Session.Password != "" {
 		for _, ln := range sp.listeners {

@@ -57,8 +57,11 @@ type Config struct {
 	// all its families, or until this much time has passed. Set the peers'
 	// GracefulRestart.Restarting (R bit) with it. 0 disables deferral.
 	SelectionDeferral time.Duration
-	// QueueLen bounds the RIB operation queue (default 256) and each peer's
-	// export batch queue (default 1024).
+	// QueueLen bounds the RIB operation queue (default 256).
+	// ExportQueueLen bounds each peer's outbound queue (default 1024): the
+	// batches of UPDATEs waiting for its session's writer. A peer that
+	// lets more wait is not keeping up and is reset (Cease / Out of
+	// Resources).
 	QueueLen, ExportQueueLen int
 }
 
