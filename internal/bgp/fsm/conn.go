@@ -39,6 +39,7 @@ type conn struct {
 	// The outbound queue and its on-demand writer (writer.go).
 	wmu       sync.Mutex
 	queue     [][][]byte    // entries (messages or batches) waiting for routineWrite
+	partial   []byte        // the rest of a write writeNow began: routineWrite sends it first
 	writing   bool          // a routineWrite runs
 	closing   bool          // torn down: nothing more is queued
 	broken    bool          // a write failed: nothing more is written

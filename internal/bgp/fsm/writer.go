@@ -5,13 +5,16 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/kbgp/kbgp/internal/bgp/wire"
 )
 
 // The outbound side of a connection: a bounded queue of entries (a message
 // or a batch of messages) and a writer goroutine, routineWrite, that runs
-// only while the queue is non-empty, and a KEEPALIVE timer that is a
-// time.AfterFunc, so an idle Established connection holds neither a
+// only while the queue is non-empty (Enqueue and the KEEPALIVE timer write
+// from their own goroutine when the socket has room, writeNow, and need
+// no writer at all then), and a KEEPALIVE timer that is a time.AfterFunc, so an idle Established connection holds neither a
 // goroutine nor a buffer for its outbound side. (A writer goroutine parked
 // on a channel and a timer per connection was about 4 KB of stack and heap
 // for every idle client of a route reflector.)
@@ -94,10 +97,85 @@ func (c *conn) enqueueEntries(limit int, first [][]byte, more [][][]byte) error 
 	if len(c.queue)+1+len(more) > limit {
 		return ErrQueueFull
 	}
+	if !c.writing && len(c.queue) == 0 && c.writeNow(first, more) {
+		return nil
+	}
 	c.queue = append(c.queue, first)
 	c.queue = append(c.queue, more...)
 	c.startWriter()
 	return nil
+}
+
+// writeNow writes the entries from the calling goroutine if the socket
+// takes them without waiting, and reports whether it took them: all
+// written, or the rest left in c.partial for a writer it starts. When it
+// reports false nothing was written. A reflector's clients have room in
+// their sockets most of the time, so fanning a change out to a thousand of
+// them needs no writer goroutine each (and their stacks). c.wmu is held,
+// no writer runs and nothing is queued.
+func (c *conn) writeNow(first [][]byte, more [][][]byte) bool {
+	size := 0
+	for _, m := range first {
+		size += len(m)
+	}
+	for _, ms := range more {
+		for _, m := range ms {
+			size += len(m)
+		}
+	}
+	if size > writeBufLen {
+		return false
+	}
+	bp := writeBufPool.Get().(*[]byte)
+	defer writeBufPool.Put(bp)
+	buf := (*bp)[:0]
+	w := writer{c: c}
+	for _, m := range first {
+		buf = append(buf, m...)
+		w.note(m)
+	}
+	for _, ms := range more {
+		for _, m := range ms {
+			buf = append(buf, m...)
+			w.note(m)
+		}
+	}
+	n := c.tryWrite(buf)
+	if n == 0 {
+		// The socket is full, or failed: the writer waits for room or
+		// meets the error and reports it.
+		return false
+	}
+	if n < len(buf) {
+		c.partial = append([]byte(nil), buf[n:]...)
+		c.startWriter()
+	}
+	// Counted as sent once the socket has taken part of them: the writer
+	// sends the rest first.
+	w.sentLocked()
+	return true
+}
+
+// tryWrite makes one non-blocking write(2) of b and returns how much the
+// socket took (0 if it had no room or the write failed).
+func (c *conn) tryWrite(b []byte) int {
+	rc, err := c.nc.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	var n int
+	var werr error
+	if err := rc.Write(func(fd uintptr) bool {
+		for {
+			n, werr = unix.Write(int(fd), b)
+			if werr != unix.EINTR {
+				return true // done, whatever the outcome: never wait here
+			}
+		}
+	}); err != nil || werr != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 // startWriter starts routineWrite unless it runs. c.wmu is held.
@@ -140,6 +218,9 @@ func (c *conn) keepaliveDue() {
 		c.kaTimer.Reset(c.keepalive)
 		return
 	}
+	if !c.writing && len(c.queue) == 0 && c.writeNow([][]byte{keepaliveMsg}, nil) {
+		return
+	}
 	c.queue = append(c.queue, [][]byte{keepaliveMsg})
 	c.startWriter()
 }
@@ -149,10 +230,14 @@ func (c *conn) keepaliveDue() {
 // its KeepaliveTimer", so the writer does it after each write with either.
 func (c *conn) restartKeepalive() {
 	c.wmu.Lock()
+	c.restartKeepaliveLocked()
+	c.wmu.Unlock()
+}
+
+func (c *conn) restartKeepaliveLocked() {
 	if c.kaTimer != nil && c.keepalive > 0 && !c.closing {
 		c.kaTimer.Reset(c.keepalive)
 	}
-	c.wmu.Unlock()
 }
 
 // teardown stops the outbound side after the FSM closed c.dead: the writer sends what was queued before, then c.final (with
@@ -179,20 +264,20 @@ func (c *conn) routineWrite() {
 	w := writer{c: c}
 	for {
 		c.wmu.Lock()
-		q, closing, broken := c.queue, c.closing, c.broken
-		if len(q) == 0 && !closing {
+		q, closing, broken, partial := c.queue, c.closing, c.broken, c.partial
+		if len(q) == 0 && partial == nil && !closing {
 			c.writing = false
 			c.wmu.Unlock()
 			return
 		}
 		// Producers start a new queue while this one is written.
-		c.queue = nil
+		c.queue, c.partial = nil, nil
 		if c.space != nil {
 			close(c.space)
 			c.space = nil
 		}
 		c.wmu.Unlock()
-		if len(q) > 0 && !broken && !w.writeEntries(q) {
+		if !broken && !w.writeRaw(partial) || len(q) > 0 && !broken && !w.writeEntries(q) {
 			// The reader sees the broken connection and reports it (a
 			// parked one is started for that).
 			c.nc.CloseRead()
@@ -237,15 +322,38 @@ func (w *writer) note(m []byte) {
 // sent does the bookkeeping for the messages noted since the last call,
 // which went out.
 func (w *writer) sent() {
+	if w.count() {
+		w.c.restartKeepalive()
+	}
+}
+
+// sentLocked is sent with c.wmu held.
+func (w *writer) sentLocked() {
+	if w.count() {
+		w.c.restartKeepaliveLocked()
+	}
+}
+
+// count adds the noted messages to the session's counters and reports
+// whether they restart the KeepaliveTimer.
+func (w *writer) count() bool {
 	for typ, n := range w.counts {
 		if n > 0 {
 			w.c.s.out[typ].Add(uint64(n))
 		}
 	}
-	if w.counts[wire.MsgKeepalive] > 0 || w.counts[wire.MsgUpdate] > 0 {
-		w.c.restartKeepalive()
-	}
+	restart := w.counts[wire.MsgKeepalive] > 0 || w.counts[wire.MsgUpdate] > 0
 	w.counts = [6]uint32{}
+	return restart
+}
+
+// writeRaw sends the rest of a write writeNow began (already counted).
+func (w *writer) writeRaw(b []byte) bool {
+	if len(b) == 0 {
+		return true
+	}
+	_, err := w.c.nc.Write(b)
+	return err == nil
 }
 
 // write sends one message.

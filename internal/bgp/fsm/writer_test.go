@@ -3,6 +3,7 @@ package fsm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -307,6 +308,43 @@ func TestEnqueueLimit(t *testing.T) {
 		if string(body) != string(sent[i][wire.HeaderLen:]) {
 			t.Fatalf("UPDATE %d of %d differs from what was enqueued", i, len(sent))
 		}
+	}
+	s.Close()
+}
+
+// TestWriteNow: to a peer whose socket has room, Enqueue writes from the
+// calling goroutine: no writer goroutine starts, the messages arrive, the
+// counters count them and the KeepaliveTimer restarts.
+func TestWriteNow(t *testing.T) {
+	checkLeaks(t)
+	rec := newRecorder()
+	s, p, ep := establishRaw(t, baseConfig(65001, 65002, "10.0.0.1", "127.0.0.1"), rec, rec)
+	c := s.est.Load()
+	before := s.Status().Out[wire.MsgUpdate]
+	var want [][]byte
+	for i := range 20 {
+		m, err := wire.AppendUpdate(nil, routeUpdate("192.168.0.1", fmt.Sprintf("10.0.%d.0/24", i)), &wire.Options{AS4: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Enqueue(ep, 8, [][]byte{m}, [][]byte{m}); err != nil {
+			t.Fatal(err)
+		}
+		c.wmu.Lock()
+		writing, partial := c.writing, c.partial
+		c.wmu.Unlock()
+		if writing || partial != nil {
+			t.Fatalf("Enqueue %d to a socket with room started a writer", i)
+		}
+		want = append(want, m, m)
+	}
+	for i, m := range want {
+		if body := p.expect(wire.MsgUpdate, 2*time.Second); string(body) != string(m[wire.HeaderLen:]) {
+			t.Fatalf("UPDATE %d differs", i)
+		}
+	}
+	if got := s.Status().Out[wire.MsgUpdate] - before; got != uint64(len(want)) {
+		t.Errorf("counted %d UPDATEs sent, want %d", got, len(want))
 	}
 	s.Close()
 }
