@@ -2,6 +2,7 @@ package speaker
 
 import (
 	"errors"
+	"iter"
 	"math"
 	"slices"
 	"sync"
@@ -22,6 +23,20 @@ const maxNLRIPerMessage = 800
 // ExportChange.For): withdrawals first, then announcements grouped by
 // attribute set, each UPDATE as large as the message size allows.
 func encodeChanges(f wire.Family, changes []rib.ExportChange, member rib.PeerID, o *wire.Options) ([][]byte, error) {
+	return encodeSeq(f, func(yield func(rib.ExportChange) bool) {
+		for i := range changes {
+			if !yield(changes[i]) {
+				return
+			}
+		}
+	}, member, o)
+}
+
+// encodeSeq is encodeChanges for changes that seq yields. It walks seq
+// twice, so seq must yield the same changes each time (in any order): a
+// whole Adj-RIB-Out is encoded from the RIB's table without collecting it
+// into a slice first (64 bytes a route).
+func encodeSeq(f wire.Family, seq iter.Seq[rib.ExportChange], member rib.PeerID, o *wire.Options) ([][]byte, error) {
 	// The NLRI lists are only scratch: buildUpdate copies them into the
 	// messages. They come from a pool, one buffer for all groups, so a
 	// full table's export does not allocate a slice per attribute set per
@@ -31,8 +46,7 @@ func encodeChanges(f wire.Family, changes []rib.ExportChange, member rib.PeerID,
 	// Pass 1: the group of every announced change, in order of first
 	// appearance, and how many NLRI each group and the withdrawals get.
 	nWithdrawn := 0
-	for i := range changes {
-		c := &changes[i]
+	for c := range seq {
 		switch c.For(member) {
 		case rib.ActionAnnounce:
 			g, ok := sc.idx[c.Attrs]
@@ -41,7 +55,7 @@ func encodeChanges(f wire.Family, changes []rib.ExportChange, member rib.PeerID,
 				sc.idx[c.Attrs] = g
 				sc.groups = append(sc.groups, encGroup{attrs: c.Attrs})
 			}
-			sc.groups[g].n++
+			sc.groups[g].cnt++
 		case rib.ActionWithdraw:
 			nWithdrawn++
 		}
@@ -49,20 +63,25 @@ func encodeChanges(f wire.Family, changes []rib.ExportChange, member rib.PeerID,
 	// Pass 2: fill one buffer, withdrawals first, then each group's run.
 	off := nWithdrawn
 	for i := range sc.groups {
-		sc.groups[i].off, off = off, off+sc.groups[i].n
-		sc.groups[i].n = 0
+		sc.groups[i].off, off = off, off+sc.groups[i].cnt
 	}
 	sc.nlri = slices.Grow(sc.nlri[:0], off)[:off]
 	w := 0
-	for i := range changes {
-		c := &changes[i]
+	for c := range seq {
 		n := wire.NLRI{Prefix: c.Prefix, PathID: c.PathID}
 		switch c.For(member) {
 		case rib.ActionAnnounce:
-			g := &sc.groups[sc.idx[c.Attrs]]
+			gi, ok := sc.idx[c.Attrs]
+			if !ok || sc.groups[gi].n == sc.groups[gi].cnt {
+				return nil, errSeqChanged
+			}
+			g := &sc.groups[gi]
 			sc.nlri[g.off+g.n] = n
 			g.n++
 		case rib.ActionWithdraw:
+			if w == nWithdrawn {
+				return nil, errSeqChanged
+			}
 			sc.nlri[w] = n
 			w++
 		}
@@ -84,6 +103,10 @@ func encodeChanges(f wire.Family, changes []rib.ExportChange, member rib.PeerID,
 	return msgs, nil
 }
 
+// errSeqChanged reports a sequence that yielded other changes the second
+// time (a bug: nothing is sent from it).
+var errSeqChanged = errors.New("speaker: the changes to encode differed between passes")
+
 // encScratch is encodeChanges' reusable working memory.
 type encScratch struct {
 	idx    map[*rib.AttrSet]int
@@ -93,8 +116,8 @@ type encScratch struct {
 
 // encGroup is the run of NLRI announced with one attribute set.
 type encGroup struct {
-	attrs  *rib.AttrSet
-	off, n int
+	attrs       *rib.AttrSet
+	off, n, cnt int // where its run starts, NLRI placed, NLRI in all
 }
 
 // maxPooledNLRI and maxPooledGroups bound the scratch kept in the pool:

@@ -145,3 +145,87 @@ func BenchmarkEncodeChanges(b *testing.B) {
 		})
 	}
 }
+
+// TestEncodeSeq: a sequence walked twice may yield its changes in another
+// order the second time (the RIB's table is a map): the UPDATEs then hold
+// the same routes with the same attributes. A sequence that yields other
+// changes the second time is refused, not half encoded.
+func TestEncodeSeq(t *testing.T) {
+	sets := make([]*rib.AttrSet, 3)
+	for i := range sets {
+		a := wire.Attrs{Origin: wire.OriginIGP, NextHop: netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)})}
+		a.Set(wire.AttrOrigin)
+		a.Set(wire.AttrASPath)
+		a.Set(wire.AttrNextHop)
+		sets[i] = &rib.AttrSet{Attrs: a}
+	}
+	var changes []rib.ExportChange
+	for i := range 500 {
+		c := rib.ExportChange{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), 32), Source: 1}
+		if i%7 != 0 {
+			c.Attrs = sets[i%len(sets)]
+		} else {
+			c.HadOld = true
+		}
+		changes = append(changes, c)
+	}
+	o := &wire.Options{AS4: true}
+	routes := func(msgs [][]byte) map[string]string {
+		got := map[string]string{}
+		for _, m := range msgs {
+			var u wire.Update
+			if err := u.Decode(m[wire.HeaderLen:], o); err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range u.Withdrawn {
+				got[n.Prefix.String()] = "withdrawn"
+			}
+			for _, n := range u.NLRI {
+				got[n.Prefix.String()] = u.Attrs.NextHop.String()
+			}
+		}
+		return got
+	}
+	want, err := encodeChanges(wire.IPv4Unicast, changes, noPeer, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	walks := 0
+	shuffled := func(yield func(rib.ExportChange) bool) {
+		walks++
+		order := rand.New(rand.NewPCG(uint64(walks), 3)).Perm(len(changes))
+		for _, i := range order {
+			if !yield(changes[i]) {
+				return
+			}
+		}
+	}
+	got, err := encodeSeq(wire.IPv4Unicast, shuffled, noPeer, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := routes(got), routes(want); fmt.Sprint(g) != fmt.Sprint(w) || len(w) != len(changes) {
+		t.Errorf("shuffled passes encoded %d routes differently from the slice (%d)", len(g), len(w))
+	}
+	for name, second := range map[string]rib.ExportChange{
+		"extra announcement": {Prefix: netip.MustParsePrefix("10.9.0.0/24"), Attrs: sets[0], Source: 1},
+		"new attribute set":  {Prefix: netip.MustParsePrefix("10.9.0.0/24"), Attrs: &rib.AttrSet{Attrs: sets[0].Attrs}, Source: 1},
+		"extra withdrawal":   {Prefix: netip.MustParsePrefix("10.9.0.0/24"), HadOld: true, Source: 1},
+	} {
+		walks := 0
+		grows := func(yield func(rib.ExportChange) bool) {
+			walks++
+			for _, c := range changes {
+				if !yield(c) {
+					return
+				}
+			}
+			if walks == 2 {
+				yield(second)
+			}
+		}
+		if _, err := encodeSeq(wire.IPv4Unicast, grows, noPeer, o); err != errSeqChanged {
+			t.Errorf("%s in the second pass: %v, want errSeqChanged", name, err)
+		}
+	}
+}
