@@ -57,7 +57,11 @@ type Config struct {
 	// all its families, or until this much time has passed. Set the peers'
 	// GracefulRestart.Restarting (R bit) with it. 0 disables deferral.
 	SelectionDeferral time.Duration
-	// QueueLen bounds the RIB operation queue (default 256).
+	// QueueLen bounds the RIB operation queue (default 64). A queued
+	// UPDATE holds its decoded NLRI (40 bytes a prefix, about 30 KB for a
+	// full 4 KB message): 256 of them were about 8 MB of a full-table
+	// reflector's live heap, and the RIB goroutine, not the queue, bounds
+	// how fast UPDATEs are applied.
 	// ExportQueueLen bounds each peer's outbound queue (default 1024): the
 	// batches of UPDATEs waiting for its session's writer. A peer that
 	// lets more wait is not keeping up and is reset (Cease / Out of
@@ -146,7 +150,7 @@ func New(ctx context.Context, cfg Config) (*Speaker, error) {
 		cfg.Logger = discard{}
 	}
 	if cfg.QueueLen <= 0 {
-		cfg.QueueLen = 256
+		cfg.QueueLen = 64
 	}
 	if cfg.ExportQueueLen <= 0 {
 		cfg.ExportQueueLen = 1024
