@@ -51,8 +51,7 @@ func TestPrefixCounts(t *testing.T) {
 				}
 			}
 			r := dialRaw(t, peerAddr, s.Addrs()[0])
-			o := grOpen(false)
-			o.Caps.GracefulRestart = nil
+			o := plainOpen()
 			r.open(o)
 			waitEstablished(t, s, peerAddr)
 			r.announce("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
@@ -109,12 +108,8 @@ func TestQueuedUpdatesIntact(t *testing.T) {
 	s := newNode(t, "127.0.0.1", 65001, "10.0.0.1")
 	peerAddr := netip.MustParseAddr("127.0.0.2")
 	ctx := context.Background()
-	if err := s.AddPeer(ctx, PeerConfig{Session: fsm.Config{PeerAS: 65002, PeerAddr: peerAddr, Passive: true}}); err != nil {
-		t.Fatal(err)
-	}
-	r := dialRaw(t, peerAddr, s.Addrs()[0])
-	o := grOpen(false)
-	o.Caps.GracefulRestart = nil
+	r := rawClient(t, s, PeerConfig{Session: fsm.Config{PeerAS: 65002, PeerAddr: peerAddr, Passive: true}})
+	o := plainOpen()
 	r.open(o)
 	waitEstablished(t, s, peerAddr)
 	// Hold the RIB goroutine so the UPDATEs queue up behind it.

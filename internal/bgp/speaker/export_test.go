@@ -39,8 +39,7 @@ func TestExportOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := dialRaw(t, peerAddr, s.Addrs()[0])
-	o := grOpen(false)
-	o.Caps.GracefulRestart = nil
+	o := plainOpen()
 	r.open(o)
 	// Flap while the table and End-of-RIB are on their way: every
 	// prefix below 100 is withdrawn and re-announced, the odd ones end

@@ -119,6 +119,23 @@ func (r *rawConn) announce(prefixes ...string) {
 	r.write(b)
 }
 
+// plainOpen is the OPEN of a raw peer without graceful restart.
+func plainOpen() *wire.Open {
+	o := grOpen(false)
+	o.Caps.GracefulRestart = nil
+	return o
+}
+
+// rawClient configures cfg, a passive peer, on s and connects to s from
+// the peer's address as a raw peer.
+func rawClient(t *testing.T, s *node, cfg PeerConfig) *rawConn {
+	t.Helper()
+	if err := s.AddPeer(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	return dialRaw(t, cfg.Session.PeerAddr, s.Addrs()[0])
+}
+
 func grOpen(restarting bool) *wire.Open {
 	o := &wire.Open{Version: 4, MyAS: 65002, HoldTime: 90, BGPID: netip.MustParseAddr("10.0.0.2")}
 	o.Caps.HasFourOctetAS, o.Caps.FourOctetAS = true, 65002
@@ -280,8 +297,7 @@ func TestEnhancedRouteRefresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := dialRaw(t, peerAddr, s.Addrs()[0])
-	o := grOpen(false)
-	o.Caps.GracefulRestart = nil
+	o := plainOpen()
 	o.Caps.RouteRefresh, o.Caps.EnhancedRouteRefresh = true, true
 	r.open(o)
 	r.expectEoR(wire.IPv4Unicast)
@@ -320,12 +336,8 @@ func TestEnhancedRouteRefreshReceive(t *testing.T) {
 	s := newNode(t, "127.0.0.1", 65001, "10.0.0.1")
 	peerAddr := netip.MustParseAddr("127.0.0.2")
 	ctx := context.Background()
-	if err := s.AddPeer(ctx, PeerConfig{Session: fsm.Config{PeerAS: 65002, PeerAddr: peerAddr, Passive: true}}); err != nil {
-		t.Fatal(err)
-	}
-	r := dialRaw(t, peerAddr, s.Addrs()[0])
-	o := grOpen(false)
-	o.Caps.GracefulRestart = nil
+	r := rawClient(t, s, PeerConfig{Session: fsm.Config{PeerAS: 65002, PeerAddr: peerAddr, Passive: true}})
+	o := plainOpen()
 	o.Caps.RouteRefresh, o.Caps.EnhancedRouteRefresh = true, true
 	r.open(o)
 	r.expectEoR(wire.IPv4Unicast)
@@ -469,8 +481,7 @@ func TestImportPolicyCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := dialRaw(t, peerAddr, s.Addrs()[0])
-	o := grOpen(false)
-	o.Caps.GracefulRestart = nil
+	o := plainOpen()
 	o.Caps.RouteRefresh = true
 	r.open(o)
 	r.announce("10.65.0.0/24", "10.66.0.0/24", "10.67.0.0/24")
@@ -541,8 +552,7 @@ func TestSlowPeerIsReset(t *testing.T) {
 	}
 	t.Cleanup(func() { nc.Close() })
 	r := &rawConn{t: t, nc: nc}
-	o := grOpen(false)
-	o.Caps.GracefulRestart = nil
+	o := plainOpen()
 	r.open(o)
 	// Each origination is its own ~3 KB UPDATE; the peer reads nothing.
 	// Loopback send buffers autotune up to net.ipv4.tcp_wmem's maximum

@@ -108,8 +108,7 @@ func replay(t *testing.T, msgs [][]byte, peerAS uint32) time.Duration {
 		t.Fatal(err)
 	}
 	r := dialRaw(t, peerAddr, s.Addrs()[0])
-	o := grOpen(false)
-	o.Caps.GracefulRestart = nil
+	o := plainOpen()
 	o.MyAS, o.Caps.FourOctetAS = uint16(min(peerAS, wire.ASTrans)), peerAS
 	if peerAS > 0xffff {
 		o.MyAS = wire.ASTrans
