@@ -72,9 +72,9 @@ func (c *conn) park() bool {
 	op := unix.EPOLL_CTL_MOD
 	if c.pid == 0 {
 		op = unix.EPOLL_CTL_ADD
-		p.lastID++
-		if p.lastID == wakeID {
-			p.lastID++
+		// A fresh id; after 2^32 connections the counter wraps, and
+		// ids still registered are skipped.
+		for p.lastID++; p.lastID == wakeID || p.conns[p.lastID] != nil; p.lastID++ {
 		}
 		c.pid = p.lastID
 	}

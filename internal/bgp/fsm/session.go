@@ -285,9 +285,9 @@ func (s *Session) SendBatch(ctx context.Context, epoch uint64, msgs [][]byte) er
 // Enqueue queues entries (first, then more: each a list of encoded
 // messages) for the Established period epoch without waiting, to be written
 // in order after everything queued before. Unlike SendBatch, which waits
-// for room, it returns ErrQueueFull, queuing nothing, if more than limit
-// entries would then wait: the caller decides what a peer that does not
-// keep up gets (the speaker resets its session). It returns
+// for room, it returns ErrQueueFull, queuing nothing, if limit entries
+// already wait: the caller decides what a peer that does not keep up gets
+// (the speaker resets its session). It returns
 // ErrNotEstablished, queuing nothing, if that period ended or its
 // connection failed.
 func (s *Session) Enqueue(epoch uint64, limit int, first [][]byte, more ...[][]byte) error {

@@ -94,11 +94,14 @@ func (c *conn) enqueueEntries(limit int, first [][]byte, more [][][]byte) error 
 	if c.closing || c.broken {
 		return ErrNotEstablished
 	}
-	if len(c.queue)+1+len(more) > limit {
-		return ErrQueueFull
-	}
 	if !c.writing && len(c.queue) == 0 && c.writeNow(first, more) {
 		return nil
+	}
+	// Entries already waiting, not those of this call: a batch of many
+	// parts to a peer that keeps up is not an overflow. (The writer may
+	// hold one round taken from the queue besides, and a partial write.)
+	if len(c.queue) >= limit {
+		return ErrQueueFull
 	}
 	c.queue = append(c.queue, first)
 	c.queue = append(c.queue, more...)
@@ -314,6 +317,9 @@ type writer struct {
 }
 
 func (w *writer) note(m []byte) {
+	if len(m) < wire.HeaderLen {
+		return // not a message: written, not counted
+	}
 	if typ := m[18]; int(typ) < len(w.counts) {
 		w.counts[typ]++
 	}

@@ -251,8 +251,8 @@ func TestSlowHandlerKeepsSession(t *testing.T) {
 }
 
 // TestEnqueueLimit: Enqueue never waits. To a peer that reads nothing it
-// queues until the entries waiting would pass its limit, then returns
-// ErrQueueFull and queues nothing; a stale epoch gets ErrNotEstablished.
+// queues until limit entries wait, then returns ErrQueueFull and queues
+// nothing; a stale epoch gets ErrNotEstablished.
 // When the peer reads, every queued UPDATE arrives, in order.
 func TestEnqueueLimit(t *testing.T) {
 	checkLeaks(t)
@@ -300,8 +300,8 @@ func TestEnqueueLimit(t *testing.T) {
 	c.wmu.Lock()
 	waiting := len(c.queue)
 	c.wmu.Unlock()
-	if waiting > limit {
-		t.Errorf("%d entries wait, limit %d", waiting, limit)
+	if waiting < limit || waiting > limit+1 {
+		t.Errorf("%d entries wait at ErrQueueFull, want the limit %d (plus the last call's second part)", waiting, limit)
 	}
 	for i := range sent {
 		body := p.expect(wire.MsgUpdate, 5*time.Second)
@@ -320,6 +320,13 @@ func TestWriteNow(t *testing.T) {
 	rec := newRecorder()
 	s, p, ep := establishRaw(t, baseConfig(65001, 65002, "10.0.0.1", "127.0.0.1"), rec, rec)
 	c := s.est.Load()
+	// The OPEN exchange's messages went through a writer; let it finish.
+	for end := time.Now().Add(2 * time.Second); writerRunning(s); {
+		if time.Now().After(end) {
+			t.Fatal("the writer of the OPEN exchange still runs")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	before := s.Status().Out[wire.MsgUpdate]
 	var want [][]byte
 	for i := range 20 {

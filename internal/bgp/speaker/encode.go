@@ -86,6 +86,15 @@ func encodeSeq(f wire.Family, seq iter.Seq[rib.ExportChange], member rib.PeerID,
 			w++
 		}
 	}
+	// Fewer changes the second time would leave older scratch in the runs.
+	if w != nWithdrawn {
+		return nil, errSeqChanged
+	}
+	for i := range sc.groups {
+		if sc.groups[i].n != sc.groups[i].cnt {
+			return nil, errSeqChanged
+		}
+	}
 	var msgs [][]byte
 	var err error
 	if nWithdrawn > 0 {

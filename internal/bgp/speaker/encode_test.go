@@ -228,4 +228,23 @@ func TestEncodeSeq(t *testing.T) {
 			t.Errorf("%s in the second pass: %v, want errSeqChanged", name, err)
 		}
 	}
+	// Fewer changes the second time: the pooled scratch still holds the
+	// NLRI of the encodings above, which must not go out in their place.
+	for name, skip := range map[string]int{"missing withdrawal": 0, "missing announcement": 1} {
+		walks := 0
+		shrinks := func(yield func(rib.ExportChange) bool) {
+			walks++
+			for i, c := range changes {
+				if walks == 2 && i == skip {
+					continue
+				}
+				if !yield(c) {
+					return
+				}
+			}
+		}
+		if _, err := encodeSeq(wire.IPv4Unicast, shrinks, noPeer, o); err != errSeqChanged {
+			t.Errorf("%s in the second pass: %v, want errSeqChanged", name, err)
+		}
+	}
 }
