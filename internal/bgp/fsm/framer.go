@@ -63,6 +63,9 @@ func (f *framer) next(maxLen int) (typ wire.MsgType, body []byte, buf *[]byte, e
 	}
 	size := n - wire.HeaderLen
 	if size == 0 {
+		if len(f.buf) == 0 {
+			f.release()
+		}
 		return typ, nil, nil, nil
 	}
 	buf = getBody(size)
@@ -87,6 +90,13 @@ func (f *framer) next(maxLen int) (typ wire.MsgType, body []byte, buf *[]byte, e
 	}
 	copy(body, f.buf)
 	f.buf = f.buf[size:]
+	if len(f.buf) == 0 {
+		// Drained: the chunk goes back now, not after the message has
+		// been handled. A handler may wait (for the RIB queue), and a
+		// reflector's clients coming up together each held 16 KB while
+		// theirs did: 0.8 MB at 100 clients.
+		f.release()
+	}
 	return typ, body, buf, nil
 }
 

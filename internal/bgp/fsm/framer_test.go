@@ -160,6 +160,25 @@ func TestFramer(t *testing.T) {
 			t.Error("framer holds its chunk while waiting for the next message")
 		}
 	})
+	t.Run("drained chunk goes back before handling", func(t *testing.T) {
+		// The whole stream arrives in one read: the chunk holds messages
+		// until the last is taken, which returns it at once, while the
+		// caller still handles that message.
+		stream := bytes.Join(small[:3], nil) // UPDATE, KEEPALIVE, UPDATE
+		f := framer{r: bytes.NewReader(stream)}
+		for i := range 3 {
+			_, _, buf, err := f.next(wire.MaxMessageLen)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if held, last := f.chunk != nil, i == 2; held == last {
+				t.Errorf("message %d of 3: chunk held %v", i+1, held)
+			}
+			if buf != nil {
+				putBody(buf)
+			}
+		}
+	})
 }
 
 // FuzzFramer: however the stream is split into reads, the framer returns
