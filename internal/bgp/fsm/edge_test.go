@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/netip"
 	"testing"
 	"time"
 
@@ -78,18 +77,7 @@ func TestPartialWriteTeardown(t *testing.T) {
 	checkLeaks(t)
 	rec := newRecorder()
 	s, p, ep := establishRaw(t, baseConfig(65001, 65002, "10.0.0.1", "127.0.0.1"), rec, rec)
-	u := routeUpdate("192.168.0.1", "10.0.0.0/24")
-	for j := range 700 {
-		u.NLRI = append(u.NLRI, wire.NLRI{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{11, byte(j >> 8), byte(j), 0}), 24)})
-	}
-	update := func(i int) []byte {
-		u.NLRI[0].Prefix = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24)
-		m, err := wire.AppendUpdate(nil, u, &wire.Options{AS4: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
+	update := numberedUpdates(t, 700)
 	var sent [][]byte
 	sawPartial := false
 	for range 20000 {

@@ -374,3 +374,21 @@ func routeUpdate(nh string, prefixes ...string) *wire.Update {
 	}
 	return u
 }
+
+// numberedUpdates returns an encoder of large test UPDATEs: UPDATE i
+// announces 10.i.0/24 (which numbers it) and n more /24s, about 4.5 bytes
+// each.
+func numberedUpdates(t *testing.T, n int) func(i int) []byte {
+	u := routeUpdate("192.168.0.1", "10.0.0.0/24")
+	for j := range n {
+		u.NLRI = append(u.NLRI, wire.NLRI{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{11, byte(j >> 8), byte(j), 0}), 24)})
+	}
+	return func(i int) []byte {
+		u.NLRI[0].Prefix = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24)
+		m, err := wire.AppendUpdate(nil, u, &wire.Options{AS4: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+}

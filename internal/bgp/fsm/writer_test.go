@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"testing"
 	"time"
 
@@ -37,18 +36,7 @@ func TestWriterBackpressure(t *testing.T) {
 
 	// Batches of 64 UPDATEs of about 4 KB, each UPDATE numbered by its
 	// first prefix, until the socket buffers and the queue are full.
-	u := routeUpdate("192.168.0.1", "10.0.0.0/24")
-	for j := range 900 {
-		u.NLRI = append(u.NLRI, wire.NLRI{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{11, byte(j >> 8), byte(j), 0}), 24)})
-	}
-	update := func(i int) []byte {
-		u.NLRI[0].Prefix = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24)
-		m, err := wire.AppendUpdate(nil, u, &wire.Options{AS4: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
+	update := numberedUpdates(t, 900)
 	var sent [][]byte
 	blocked := false
 	for batch := 0; batch < 1000 && !blocked; batch++ {
@@ -261,18 +249,7 @@ func TestEnqueueLimit(t *testing.T) {
 	if err := s.Enqueue(ep+1, 10, [][]byte{keepaliveMsg}); !errors.Is(err, ErrNotEstablished) {
 		t.Fatalf("Enqueue for another period: %v, want ErrNotEstablished", err)
 	}
-	u := routeUpdate("192.168.0.1", "10.0.0.0/24")
-	for j := range 900 {
-		u.NLRI = append(u.NLRI, wire.NLRI{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{11, byte(j >> 8), byte(j), 0}), 24)})
-	}
-	update := func(i int) []byte {
-		u.NLRI[0].Prefix = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24)
-		m, err := wire.AppendUpdate(nil, u, &wire.Options{AS4: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
+	update := numberedUpdates(t, 900)
 	const limit = 8
 	var sent [][]byte
 	full := false
