@@ -372,6 +372,16 @@ func (s *Session) report() {
 	s.h.StateChanged(s, from, to, reason)
 }
 
+// LocalAddr is the local address and port of the Established connection,
+// the zero AddrPort when there is none: Status().Local without copying the
+// whole status (the speaker asks on every Established, on the reader).
+func (s *Session) LocalAddr() netip.AddrPort {
+	if c := s.est.Load(); c != nil {
+		return c.local
+	}
+	return netip.AddrPort{}
+}
+
 func (s *Session) nextDeadline() time.Time {
 	var at time.Time
 	earlier := func(t time.Time) {

@@ -332,3 +332,19 @@ func TestWriteNow(t *testing.T) {
 	}
 	s.Close()
 }
+
+// TestLocalAddr: LocalAddr is Status().Local, the Established
+// connection's local end, and zero once the session is down.
+func TestLocalAddr(t *testing.T) {
+	checkLeaks(t)
+	rec := newRecorder()
+	s, p, _ := establishRaw(t, baseConfig(65001, 65002, "10.0.0.1", "127.0.0.1"), rec, rec)
+	got, want := s.LocalAddr(), s.Status().Local
+	if !got.IsValid() || got != want || got.String() != p.nc.RemoteAddr().String() {
+		t.Errorf("LocalAddr %v, Status().Local %v, the peer's remote end %v", got, want, p.nc.RemoteAddr())
+	}
+	s.Close()
+	if got := s.LocalAddr(); got.IsValid() {
+		t.Errorf("LocalAddr after Close: %v", got)
+	}
+}

@@ -30,7 +30,7 @@ func (h *handler) StateChanged(_ *fsm.Session, from, to fsm.State, reason error)
 
 func (h *handler) Established(s *fsm.Session, epoch uint64, n *fsm.Negotiated) {
 	p := h.p()
-	local := s.Status().Local
+	local := s.LocalAddr()
 	p.sp.enqueue(func() { p.sp.peerUp(p, epoch, n, local) })
 }
 
