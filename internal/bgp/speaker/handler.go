@@ -19,6 +19,9 @@ func (h *handler) p() *peer { return (*peer)(h) }
 // StateChanged logs every transition with the peer and the reason.
 func (h *handler) StateChanged(_ *fsm.Session, from, to fsm.State, reason error) {
 	p := h.p()
+	if _, off := p.sp.log.(discard); off {
+		return // nothing to build the line for (about 1 KB per session coming up)
+	}
 	args := []any{"peer", p.cfg.Name, "addr", p.cfg.Session.PeerAddr, "from", from.String(), "to", to.String()}
 	if reason != nil {
 		args = append(args, "reason", reason.Error())
