@@ -12,14 +12,15 @@
 //     up and down, originations, API calls), runs the decision process once
 //     per batch and decides the per-update-group exports;
 //   - routineExport: encodes the exports in the order the RIB goroutine
-//     produced them and queues them for the peers (export.go);
-//   - routineSend, one per peer while it has export batches queued: sends
-//     them through its session's bounded queue. The RIB goroutine never blocks on a peer: if a
-//     peer's batch queue is full, the peer is reset with Cease / Out of
-//     Resources (RFC 4486) and gets a full table when it comes back;
-//   - the fsm.Session goroutines of each peer: a reader per connection,
-//     which runs the peer's FSM and this package's fsm.Handler, and a writer
-//     while the session has messages queued.
+//     produced them and hands them to the peers' sessions without waiting
+//     (fsm.Session.Enqueue, export.go). Neither goroutine ever blocks on a
+//     peer: if too many batches wait for a peer, it is reset with Cease /
+//     Out of Resources (RFC 4486) and gets a full table when it comes back;
+//   - the fsm.Session goroutines of each peer: a reader per connection
+//     while the peer sends (an idle Established connection parks it and
+//     has none), which runs the peer's FSM and this package's fsm.Handler,
+//     and a writer while the session has messages queued that could not
+//     be written at once.
 //
 // Sessions block on the RIB queue when it is full: a busy RIB slows down
 // reading from peers (TCP backpressure) instead of growing memory.
