@@ -6,13 +6,17 @@
 //
 // Concurrency: a Session has no goroutine of its own. Its FSM state is
 // guarded by a lock, and each event is handled on the goroutine that
-// delivers it: a connection's reader (one per TCP connection, blocked in
-// read(2) between messages), a time.AfterFunc timer, a dial, or the caller
-// of Start, Stop or Accept. Outbound messages go through a bounded
-// per-connection queue whose writer goroutine runs only while the queue
-// is non-empty, and KEEPALIVEs are queued by a timer: an idle Established
-// session costs one goroutine. Send blocks (backpressure on the producer)
-// until there is room, the context ends or the connection closes.
+// delivers it: a connection's reader (one per TCP connection while the peer
+// sends; an Established connection idle for 20 ms parks its socket in a
+// shared epoll set and gets a reader back when it is readable,
+// park_linux.go), a time.AfterFunc timer, a dial, or the caller of Start,
+// Stop or Accept. Outbound messages are written at once by the sender when
+// the socket has room and nothing is queued (Enqueue, the KEEPALIVE
+// timer); otherwise they wait in a bounded per-connection queue whose
+// writer goroutine runs only while the queue is non-empty: an idle
+// Established session costs no goroutine. Send blocks (backpressure on
+// the producer) until there is room, the context ends or the connection
+// closes; Enqueue never blocks and reports a full queue instead.
 // Received UPDATEs are handed to the Handler on the connection's reader; a
 // slow Handler slows the reader and so the peer's TCP stream, never other
 // sessions.
