@@ -4,7 +4,6 @@ import (
 	"errors"
 	"iter"
 	"math"
-	"slices"
 	"sync"
 
 	"github.com/kbgp/kbgp/internal/bgp/wire"
@@ -65,7 +64,14 @@ func encodeSeq(f wire.Family, seq iter.Seq[rib.ExportChange], member rib.PeerID,
 	for i := range sc.groups {
 		sc.groups[i].off, off = off, off+sc.groups[i].cnt
 	}
-	sc.nlri = slices.Grow(sc.nlri[:0], off)[:off]
+	if cap(sc.nlri) < off {
+		// Doubling: a reflector's tables grow a client at a time, and
+		// append's 1.25× steps for large slices allocated five times the
+		// final size on the way (most of what it allocates while a
+		// hundred clients come up, where no GC has run yet).
+		sc.nlri = make([]wire.NLRI, off, max(off, 2*cap(sc.nlri)))
+	}
+	sc.nlri = sc.nlri[:off]
 	w := 0
 	for c := range seq {
 		n := wire.NLRI{Prefix: c.Prefix, PathID: c.PathID}

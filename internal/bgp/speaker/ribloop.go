@@ -112,6 +112,7 @@ func (s *Speaker) exportGroup(gc *rib.GroupChanges) {
 	if gc.AddPath {
 		j.opts.AddPath = []wire.Family{gc.Family}
 	}
+	j.to = make([]exportTo, 0, len(gc.Members))
 	special := map[rib.PeerID]bool{}
 	for i := range gc.Changes {
 		c := &gc.Changes[i]
