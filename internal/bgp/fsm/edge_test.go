@@ -13,21 +13,6 @@ import (
 // Edge cases of the parked readers (park_linux.go), the inline writes
 // (writer.go writeNow) and Session.Enqueue.
 
-// establishRawHold is establishRaw with the peer proposing hold seconds,
-// and returns the accept function so a test can take the session's next
-// connection too.
-func establishRawHold(t *testing.T, hold uint16, rec *recorder) (*Session, *rawPeer, uint64, func() *rawPeer) {
-	t.Helper()
-	addr, accept := listenRaw(t, "127.0.0.1")
-	cfg := baseConfig(65001, 65002, "10.0.0.1", "127.0.0.1")
-	cfg.PeerPort = addr.Port()
-	s := newSession(t, cfg, rec)
-	s.Start()
-	p := accept()
-	p.establish(peerOpen(65002, "10.0.0.2", hold))
-	return s, p, rec.wait(t, "established", 3*time.Second).epoch, accept
-}
-
 // registered reports how many connections the poller holds.
 func registered() int {
 	readers.mu.Lock()
@@ -125,7 +110,7 @@ func TestRestartWhileParked(t *testing.T) {
 	shortPark(t, 10*time.Millisecond)
 	rec := newRecorder()
 	base := registered()
-	s, p, ep, accept := establishRawHold(t, 90, rec)
+	s, p, ep, accept := establishRawHold(t, baseConfig(65001, 65002, "10.0.0.1", "127.0.0.1"), rec, rec, 90)
 	waitParked(t, s)
 	old := s.est.Load()
 	readers.mu.Lock()
@@ -184,7 +169,7 @@ func TestHoldTimerWhileParked(t *testing.T) {
 	shortPark(t, 10*time.Millisecond)
 	rec := newRecorder()
 	start := time.Now()
-	s, p, _, _ := establishRawHold(t, 3, rec)
+	s, p, _, _ := establishRawHold(t, baseConfig(65001, 65002, "10.0.0.1", "127.0.0.1"), rec, rec, 3)
 	defer s.Close()
 	waitParked(t, s)
 	keepalives := 0

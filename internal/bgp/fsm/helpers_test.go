@@ -187,13 +187,22 @@ func newSession(t *testing.T, cfg Config, h Handler) *Session {
 // and the Established epoch.
 func establishRaw(t *testing.T, cfg Config, h Handler, rec *recorder) (*Session, *rawPeer, uint64) {
 	t.Helper()
+	s, p, epoch, _ := establishRawHold(t, cfg, h, rec, 90)
+	return s, p, epoch
+}
+
+// establishRawHold is establishRaw with the peer proposing hold seconds;
+// it also returns the accept function, so a test can take the session's
+// next connection too.
+func establishRawHold(t *testing.T, cfg Config, h Handler, rec *recorder, hold uint16) (*Session, *rawPeer, uint64, func() *rawPeer) {
+	t.Helper()
 	addr, accept := listenRaw(t, "127.0.0.1")
 	cfg.PeerPort = addr.Port()
 	s := newSession(t, cfg, h)
 	s.Start()
 	p := accept()
-	p.establish(peerOpen(65002, "10.0.0.2", 90))
-	return s, p, rec.wait(t, "established", 3*time.Second).epoch
+	p.establish(peerOpen(65002, "10.0.0.2", hold))
+	return s, p, rec.wait(t, "established", 3*time.Second).epoch, accept
 }
 
 // answerKeepalives reads until d has passed, answering each KEEPALIVE with

@@ -79,8 +79,8 @@ func (e *SessionError) GracefulNotification() bool {
 // longer) in the Established period the caller named.
 var ErrNotEstablished = errors.New("session is not established")
 
-// ErrQueueFull is returned by Enqueue when its entries would make more
-// than its limit wait.
+// ErrQueueFull is returned by Enqueue when its limit of entries already
+// waits.
 var ErrQueueFull = errors.New("outbound queue is full")
 
 // ErrClosed is returned by calls on a closed Session.

@@ -14,7 +14,8 @@ import (
 // or a batch of messages) and a writer goroutine, routineWrite, that runs
 // only while the queue is non-empty (Enqueue and the KEEPALIVE timer write
 // from their own goroutine when the socket has room, writeNow, and need
-// no writer at all then), and a KEEPALIVE timer that is a time.AfterFunc, so an idle Established connection holds neither a
+// no writer at all then), and a KEEPALIVE timer that is a
+// time.AfterFunc, so an idle Established connection holds neither a
 // goroutine nor a buffer for its outbound side. (A writer goroutine parked
 // on a channel and a timer per connection was about 4 KB of stack and heap
 // for every idle client of a route reflector.)
@@ -117,14 +118,9 @@ func (c *conn) enqueueEntries(limit int, first [][]byte, more [][][]byte) error 
 // them needs no writer goroutine each (and their stacks). c.wmu is held,
 // no writer runs and nothing is queued.
 func (c *conn) writeNow(first [][]byte, more [][][]byte) bool {
-	size := 0
-	for _, m := range first {
-		size += len(m)
-	}
+	size := entryLen(first)
 	for _, ms := range more {
-		for _, m := range ms {
-			size += len(m)
-		}
+		size += entryLen(ms)
 	}
 	if size > writeBufLen {
 		return false
@@ -133,15 +129,15 @@ func (c *conn) writeNow(first [][]byte, more [][][]byte) bool {
 	defer writeBufPool.Put(bp)
 	buf := (*bp)[:0]
 	w := writer{c: c}
-	for _, m := range first {
-		buf = append(buf, m...)
-		w.note(m)
-	}
-	for _, ms := range more {
+	add := func(ms [][]byte) {
 		for _, m := range ms {
 			buf = append(buf, m...)
 			w.note(m)
 		}
+	}
+	add(first)
+	for _, ms := range more {
+		add(ms)
 	}
 	n := c.tryWrite(buf)
 	if n == 0 {
@@ -157,6 +153,15 @@ func (c *conn) writeNow(first [][]byte, more [][][]byte) bool {
 	// sends the rest first.
 	w.sentLocked()
 	return true
+}
+
+// entryLen is the length of an entry's messages together.
+func entryLen(ms [][]byte) int {
+	n := 0
+	for _, m := range ms {
+		n += len(m)
+	}
+	return n
 }
 
 // tryWrite makes one non-blocking write(2) of b and returns how much the
@@ -280,7 +285,7 @@ func (c *conn) routineWrite() {
 			c.space = nil
 		}
 		c.wmu.Unlock()
-		if !broken && !w.writeRaw(partial) || len(q) > 0 && !broken && !w.writeEntries(q) {
+		if !broken && (!w.writeRaw(partial) || len(q) > 0 && !w.writeEntries(q)) {
 			// The reader sees the broken connection and reports it (a
 			// parked one is started for that).
 			c.nc.CloseRead()

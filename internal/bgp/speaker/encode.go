@@ -4,6 +4,7 @@ import (
 	"errors"
 	"iter"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/kbgp/kbgp/internal/bgp/wire"
@@ -22,13 +23,7 @@ const maxNLRIPerMessage = 800
 // ExportChange.For): withdrawals first, then announcements grouped by
 // attribute set, each UPDATE as large as the message size allows.
 func encodeChanges(f wire.Family, changes []rib.ExportChange, member rib.PeerID, o *wire.Options) ([][]byte, error) {
-	return encodeSeq(f, func(yield func(rib.ExportChange) bool) {
-		for i := range changes {
-			if !yield(changes[i]) {
-				return
-			}
-		}
-	}, member, o)
+	return encodeSeq(f, slices.Values(changes), member, o)
 }
 
 // encodeSeq is encodeChanges for changes that seq yields. It walks seq
