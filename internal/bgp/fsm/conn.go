@@ -13,14 +13,15 @@ import (
 
 // conn is one TCP connection of a session. Its FSM fields (state, holdAt,
 // neg, epoch) are guarded by the session's FSM lock. The reader
-// (routineRead) is started by startConn, and once Established it runs only
-// while the peer sends (park_linux.go); the writer (routineWrite) runs
-// only while there is something to write (writer.go). Both are owned by
-// the session, whose WaitGroup waits for them.
+// (routineRead) is started by startConn and runs only while the peer's
+// messages are there to read (park_linux.go); the writer (routineWrite)
+// runs only while there is something to write (writer.go). Both are owned
+// by the session, whose WaitGroup waits for them.
 type conn struct {
 	s        *Session
 	nc       *net.TCPConn
-	outbound bool // initiated by kbgp
+	raw      rawIO // non-blocking reads and writes, and epoll registration (rawio.go)
+	outbound bool  // initiated by kbgp
 	local    netip.AddrPort
 	remote   netip.AddrPort
 
@@ -54,11 +55,9 @@ type conn struct {
 	rxAt       atomic.Int64
 	delivering atomic.Bool
 
-	// Parking (park_linux.go): parkable is set once Established; pid and
-	// pstate are guarded by readers.mu.
-	parkable atomic.Bool
-	pid      uint32
-	pstate   uint8
+	// Parking (park_linux.go): pid and pstate are guarded by readers.mu.
+	pid    uint32
+	pstate uint8
 }
 
 // connEvent is a message (or read error) from a connection's reader.
@@ -85,15 +84,16 @@ func newConn(s *Session, nc *net.TCPConn, outbound bool) *conn {
 	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 		c.remote = netip.AddrPortFrom(a.AddrPort().Addr().Unmap(), a.AddrPort().Port())
 	}
+	c.raw.init(nc)
 	c.maxLen.Store(wire.MaxMessageLen)
 	return c
 }
 
 // routineRead frames messages from the TCP stream and handles each under
 // the FSM lock, so the Handler's backpressure (a blocked Update) stops the
-// reading. It exits when the connection fails or is torn down, or when an
-// Established connection has been idle for parkAfter and parks (a new
-// routineRead starts when the socket is readable again).
+// reading. It exits when the connection fails or is torn down, or when
+// the socket has nothing to read and it parks (a new routineRead starts
+// when the socket is readable again).
 func (c *conn) routineRead() {
 	s := c.s
 	defer s.wg.Done()
@@ -101,19 +101,16 @@ func (c *conn) routineRead() {
 	// reads ahead only while messages flow: an idle session holds no read
 	// buffer, and a busy one reuses the buffers the RIB goroutine has
 	// released.
-	f := framer{r: c.nc}
+	f := framer{r: c.nc, try: c}
 	defer f.release()
 	for {
-		if f.idle == 0 && c.parkable.Load() {
-			f.idle, f.dl = parkAfter, c.nc
-		}
 		ev := connEvent{c: c}
 		if typ, body, buf, err := f.next(int(c.maxLen.Load())); err == errIdle {
 			if c.park() {
 				return
 			}
-			// Torn down, or no epoll: keep reading, without a deadline.
-			f.idle = -1
+			// Torn down, or no epoll: keep reading, blocking.
+			f.try = nil
 			continue
 		} else if err != nil {
 			ev.err = err

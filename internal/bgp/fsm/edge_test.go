@@ -28,7 +28,6 @@ func registered() int {
 // timer (90 s).
 func TestWriteFailureWakesParkedReader(t *testing.T) {
 	checkLeaks(t)
-	shortPark(t, 10*time.Millisecond)
 	rec := newRecorder()
 	s, p, ep := establishRaw(t, baseConfig(65001, 65002, "10.0.0.1", "127.0.0.1"), rec, rec)
 	defer s.Close()
@@ -107,7 +106,6 @@ func TestPartialWriteTeardown(t *testing.T) {
 // new id, and closing the session leaves nothing registered.
 func TestRestartWhileParked(t *testing.T) {
 	checkLeaks(t)
-	shortPark(t, 10*time.Millisecond)
 	rec := newRecorder()
 	base := registered()
 	s, p, ep, accept := establishRawHold(t, baseConfig(65001, 65002, "10.0.0.1", "127.0.0.1"), rec, rec, 90)
@@ -166,7 +164,6 @@ func TestRestartWhileParked(t *testing.T) {
 // registration dropped.
 func TestHoldTimerWhileParked(t *testing.T) {
 	checkLeaks(t)
-	shortPark(t, 10*time.Millisecond)
 	rec := newRecorder()
 	start := time.Now()
 	s, p, _, _ := establishRawHold(t, baseConfig(65001, 65002, "10.0.0.1", "127.0.0.1"), rec, rec, 3)
@@ -233,58 +230,81 @@ func TestEnqueueBatchOverLimitIdle(t *testing.T) {
 	}
 }
 
-// TestWaitHeader: the framer's idle wait (waitHeader with f.idle
-// set) over a net.Pipe, which has read deadlines. Nothing within idle is
-// errIdle with the deadline cleared (the reader keeps reading when it
-// cannot park); a header begun before the deadline is completed after it;
-// EOF before any byte is io.EOF, inside a header io.ErrUnexpectedEOF on
-// either side of the deadline; and after a message in time the deadline
-// is cleared too.
+// tcpPair returns the two ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (a, b *net.TCPConn) {
+	t.Helper()
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	acc := make(chan *net.TCPConn, 1)
+	go func() {
+		c, _ := ln.AcceptTCP()
+		acc <- c
+	}()
+	a, err = net.DialTCP("tcp", nil, ln.Addr().(*net.TCPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = <-acc
+	if b == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
+
+// TestWaitHeader: the framer's wait for the next message (waitHeader with
+// f.try, a conn's non-blocking tryRead) over a loopback TCP connection.
+// An empty socket is errIdle at once; a header begun is completed
+// blocking; the peer's FIN before any byte is io.EOF, inside a header
+// io.ErrUnexpectedEOF; without try the wait blocks.
 func TestWaitHeader(t *testing.T) {
-	const idle = 30 * time.Millisecond
-	const pause = 4 * idle
 	ka := wire.AppendKeepalive(nil)
+	const later = 50 * time.Millisecond
 	type step struct {
 		write []byte // nil: close the peer's end
 		after time.Duration
 	}
 	for _, tc := range []struct {
-		name  string
-		steps []step
-		want  []error // each next() call's error (nil: a KEEPALIVE)
-		// stopIdle reads on without the idle wait after the first call,
-		// as routineRead does when it cannot park: a deadline left set
-		// would fail that read.
-		stopIdle bool
+		name   string
+		steps  []step
+		want   []error // each next() call's error (nil: a KEEPALIVE)
+		noTry  bool    // read without try, as routineRead does when it cannot park
+		before time.Duration
 	}{
-		{"idle then a message", []step{{ka, pause}}, []error{errIdle, nil}, true},
-		{"header split across the deadline", []step{{ka[:5], 0}, {ka[5:], pause}, {ka, pause}}, []error{nil, nil}, true},
-		{"message in time, then a slow one", []step{{ka, 0}, {ka, pause}}, []error{nil, nil}, true},
-		{"message in time, then idle", []step{{ka, 0}, {ka, pause}}, []error{nil, errIdle}, false},
-		{"EOF", []step{{nil, 0}}, []error{io.EOF}, false},
-		{"EOF inside the header before the deadline", []step{{ka[:7], 0}, {nil, 0}}, []error{io.ErrUnexpectedEOF}, false},
-		{"EOF inside the header after the deadline", []step{{ka[:7], 0}, {nil, pause}}, []error{io.ErrUnexpectedEOF}, false},
+		{"empty socket", nil, []error{errIdle, errIdle}, false, 0},
+		{"a message, then empty", []step{{ka, 0}}, []error{nil, errIdle}, false, later},
+		{"header split, completed later", []step{{ka[:5], 0}, {ka[5:], later}}, []error{nil, errIdle}, false, later / 2},
+		{"EOF", []step{{nil, 0}}, []error{io.EOF}, false, later},
+		{"EOF inside the header", []step{{ka[:7], 0}, {nil, later}}, []error{io.ErrUnexpectedEOF}, false, later / 2},
+		{"without try it blocks", []step{{ka, later}}, []error{nil}, true, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a, b := net.Pipe()
-			defer a.Close()
+			a, b := tcpPair(t)
+			c := &conn{nc: a}
+			c.raw.init(a)
 			go func() {
-				defer b.Close()
 				for _, s := range tc.steps {
 					time.Sleep(s.after)
 					if s.write == nil {
+						b.CloseWrite()
 						return
 					}
 					if _, err := b.Write(s.write); err != nil {
 						return
 					}
 				}
-				// Keep the pipe open until the reader is done.
-				time.Sleep(10 * pause)
 			}()
-			f := framer{r: a, idle: idle, dl: a}
+			time.Sleep(tc.before) // let the first writes arrive
+			f := framer{r: a, try: c}
+			if tc.noTry {
+				f.try = nil
+			}
 			defer f.release()
 			for i, want := range tc.want {
+				start := time.Now()
 				typ, _, buf, err := f.next(wire.MaxMessageLen)
 				if buf != nil {
 					putBody(buf)
@@ -292,8 +312,8 @@ func TestWaitHeader(t *testing.T) {
 				if !errors.Is(err, want) || (want == nil && typ != wire.MsgKeepalive) {
 					t.Fatalf("next %d: type %v, err %v; want err %v", i, typ, err, want)
 				}
-				if tc.stopIdle {
-					f.idle = -1
+				if want == errIdle && time.Since(start) > later/2 {
+					t.Errorf("next %d: errIdle after %v, want at once", i, time.Since(start))
 				}
 			}
 		})

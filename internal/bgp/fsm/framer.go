@@ -1,9 +1,7 @@
 package fsm
 
 import (
-	"errors"
 	"io"
-	"os"
 	"sync"
 	"time"
 
@@ -16,25 +14,46 @@ import (
 // reads per message, header then body, it replaces); when the stream
 // pauses it returns the chunk and waits on a 19-byte header read, so an
 // idle connection holds no buffer.
+//
+// The first read after a pause goes into a small chunk: what a peer sends
+// between pauses is mostly a message or two (OPEN, KEEPALIVE, a client's
+// few routes), and the reader may hold the chunk while it waits to hand a
+// message over (with 100 clients coming up together, 43 chunks of 16 KB
+// were out at once). A read that fills the small chunk means a stream, and
+// the framer moves to a full chunk until the stream pauses.
 type framer struct {
 	r io.Reader
 	// With idle > 0, a wait for the next message that lasts idle ends in
 	// errIdle (the reader then parks, park_linux.go); dl sets r's read
 	// deadline for it.
-	idle  time.Duration
-	dl    interface{ SetReadDeadline(time.Time) error }
-	hdr   [wire.HeaderLen]byte
-	chunk *[]byte // read-ahead buffer, from chunkPool; nil while idle
-	buf   []byte  // unread bytes, in *chunk
+	idle time.Duration
+	dl   interface{ SetReadDeadline(time.Time) error }
+	// With idle == 0, try is a non-blocking read (errWouldBlock when
+	// nothing is there): the wait ends in errIdle at once.
+	try    interface{ tryRead([]byte) (int, error) }
+	hdr    [wire.HeaderLen]byte
+	chunk  *[]byte // read-ahead buffer, from chunkPool or smallChunkPool; nil while idle
+	buf    []byte  // unread bytes, in *chunk
+	stream bool    // the last read filled the chunk: more is waiting
 }
 
-// chunkLen is the size of the pooled read-ahead chunks.
-const chunkLen = 16 << 10
+// chunkLen and smallChunkLen are the sizes of the pooled read-ahead
+// chunks.
+const (
+	chunkLen      = 16 << 10
+	smallChunkLen = 1 << 10
+)
 
-var chunkPool = sync.Pool{New: func() any {
-	b := make([]byte, chunkLen)
-	return &b
-}}
+var (
+	chunkPool = sync.Pool{New: func() any {
+		b := make([]byte, chunkLen)
+		return &b
+	}}
+	smallChunkPool = sync.Pool{New: func() any {
+		b := make([]byte, smallChunkLen)
+		return &b
+	}}
+)
 
 // next returns the next message: its type and body, the body in a buffer
 // from getBody (ownership passes to the caller; nil for an empty body).
@@ -43,8 +62,10 @@ var chunkPool = sync.Pool{New: func() any {
 func (f *framer) next(maxLen int) (typ wire.MsgType, body []byte, buf *[]byte, err error) {
 	var hdr []byte
 	if len(f.buf) == 0 {
-		// Nothing buffered: wait for the next message without a chunk.
+		// Nothing buffered: wait for the next message without a chunk;
+		// a pause ends a stream.
 		f.release()
+		f.stream = false
 		if err := f.waitHeader(); err != nil {
 			return 0, nil, nil, err
 		}
@@ -100,34 +121,28 @@ func (f *framer) next(maxLen int) (typ wire.MsgType, body []byte, buf *[]byte, e
 	return typ, body, buf, nil
 }
 
-// waitHeader reads the next header while nothing is buffered. With
-// f.idle set it gives up with errIdle if no byte came within f.idle; once
-// part of the header is in, it reads the rest without a deadline.
+// waitHeader reads the next header while nothing is buffered. With f.try
+// set it first makes one non-blocking read and gives up with errIdle if
+// the socket has nothing; once part of the header is in, it reads the rest
+// (blocking).
 func (f *framer) waitHeader() error {
-	if f.idle <= 0 {
-		_, err := io.ReadFull(f.r, f.hdr[:])
-		return err
-	}
-	if err := f.dl.SetReadDeadline(time.Now().Add(f.idle)); err != nil {
-		return err
-	}
-	n, err := io.ReadFull(f.r, f.hdr[:])
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		if err = f.dl.SetReadDeadline(time.Time{}); err != nil {
+	n := 0
+	if f.try != nil {
+		var err error
+		if n, err = f.try.tryRead(f.hdr[:]); err == errWouldBlock {
+			return errIdle
+		} else if err != nil {
 			return err
 		}
-		if n == 0 {
-			return errIdle
-		}
-		if _, err = io.ReadFull(f.r, f.hdr[n:]); err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return err
 	}
-	if err != nil {
-		return err
+	if n == len(f.hdr) {
+		return nil
 	}
-	return f.dl.SetReadDeadline(time.Time{})
+	_, err := io.ReadFull(f.r, f.hdr[n:])
+	if err == io.EOF && n > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // fill makes at least n (at most chunkLen) bytes buffered, reading ahead
@@ -136,13 +151,24 @@ func (f *framer) fill(n int) error {
 	if len(f.buf) >= n {
 		return nil
 	}
-	if f.chunk == nil {
+	switch {
+	case f.chunk == nil && (f.stream || n > smallChunkLen):
 		f.chunk = chunkPool.Get().(*[]byte)
+	case f.chunk == nil:
+		f.chunk = smallChunkPool.Get().(*[]byte)
+	case len(*f.chunk) < chunkLen && (f.stream || n > len(*f.chunk)):
+		// A stream, or a message larger than the small chunk: the
+		// unread bytes move to a full chunk.
+		big := chunkPool.Get().(*[]byte)
+		f.buf = (*big)[:copy(*big, f.buf)]
+		smallChunkPool.Put(f.chunk)
+		f.chunk = big
 	}
 	c := *f.chunk
 	have := copy(c, f.buf) // move the partial message to the front
 	got, err := io.ReadAtLeast(f.r, c[have:], n-have)
 	f.buf = c[:have+got]
+	f.stream = have+got == len(c)
 	if err == io.EOF && have > 0 {
 		// The stream ended inside a message, as io.ReadFull reports it.
 		err = io.ErrUnexpectedEOF
@@ -150,10 +176,15 @@ func (f *framer) fill(n int) error {
 	return err
 }
 
-// release returns the chunk to the pool; nothing is buffered.
+// release returns the chunk to its pool; nothing is buffered.
 func (f *framer) release() {
-	if f.chunk != nil {
-		chunkPool.Put(f.chunk)
-		f.chunk, f.buf = nil, nil
+	if f.chunk == nil {
+		return
 	}
+	if len(*f.chunk) == chunkLen {
+		chunkPool.Put(f.chunk)
+	} else {
+		smallChunkPool.Put(f.chunk)
+	}
+	f.chunk, f.buf = nil, nil
 }

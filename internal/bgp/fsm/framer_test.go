@@ -32,6 +32,22 @@ func (r *splitReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// pieceReader returns its pieces one at a time: a read never spans two
+// (as if the sender paused between them).
+type pieceReader struct{ pieces [][]byte }
+
+func (r *pieceReader) Read(p []byte) (int, error) {
+	for len(r.pieces) > 0 && len(r.pieces[0]) == 0 {
+		r.pieces = r.pieces[1:]
+	}
+	if len(r.pieces) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.pieces[0])
+	r.pieces[0] = r.pieces[0][n:]
+	return n, nil
+}
+
 // frameAll reads messages until an error and returns them re-encoded
 // (header + body) and the final error.
 func frameAll(r io.Reader, maxLen int) ([][]byte, error) {
@@ -158,6 +174,32 @@ func TestFramer(t *testing.T) {
 		}
 		if f.chunk != nil {
 			t.Error("framer holds its chunk while waiting for the next message")
+		}
+	})
+	t.Run("small chunk after a pause, full chunk for a stream", func(t *testing.T) {
+		// One UPDATE read alone (a pause after it: the reader's next read
+		// returns only that much), then more than a small chunk at once:
+		// the UPDATE's body is read into a small chunk, the stream moves
+		// to a full one.
+		first := small[0]
+		stream := bytes.Join(small, nil)
+		r := &pieceReader{pieces: [][]byte{first, stream}}
+		f := framer{r: r}
+		sizes := map[int]bool{}
+		for {
+			_, _, buf, err := f.next(wire.MaxMessageLen)
+			if f.chunk != nil {
+				sizes[len(*f.chunk)] = true
+			}
+			if err != nil {
+				break
+			}
+			if buf != nil {
+				putBody(buf)
+			}
+		}
+		if !sizes[smallChunkLen] || !sizes[chunkLen] {
+			t.Errorf("chunk sizes used %v, want both %d and %d", sizes, smallChunkLen, chunkLen)
 		}
 	})
 	t.Run("drained chunk goes back before handling", func(t *testing.T) {

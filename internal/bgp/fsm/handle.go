@@ -225,7 +225,6 @@ func (s *Session) established(c *conn) {
 	s.lastUp = time.Now()
 	clear(s.adjIn)
 	s.est.Store(c)
-	c.parkable.Store(true)
 	s.mu.Lock()
 	s.st.Established++
 	s.st.PrefixesReceived = map[wire.Family]int{}

@@ -3,7 +3,6 @@ package fsm
 import (
 	"errors"
 	"sync"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -14,25 +13,23 @@ import (
 // KEEPALIVE every HoldTime/3 once their routes are in. A reader goroutine
 // blocked on each of those sockets costs its stack (4-8 KB each: the
 // handler's calls ran on it), about a third of what an Established
-// session costs kbgp. So an Established connection whose peer has sent
-// nothing for parkAfter gives its reader up: the socket goes into one
-// epoll set shared by all sessions (EPOLLONESHOT), and when it becomes
-// readable (a message, the peer's FIN or RST, or kbgp's own shutdown after
-// a failed write) a reader is started again. A parked session is no
-// goroutine at all; its timers (hold, keepalive) run as before.
+// session costs kbgp. So a reader that finds its socket empty gives up:
+// the socket goes into one epoll set shared by all sessions
+// (EPOLLONESHOT), and when it becomes readable (a message, the peer's FIN
+// or RST, or kbgp's own shutdown after a failed write) a reader is
+// started again. A parked connection is no goroutine at all; its timers
+// (hold, keepalive) run as before.
+//
+// It parks at once, in every state, rather than after a pause: a peer
+// streaming UPDATEs rarely leaves its socket empty (and a park and wake
+// cost a few µs when it does), but a reflector whose clients come up
+// together had a reader waiting on each of them between OPEN, KEEPALIVE
+// and UPDATE (with a 20 ms pause before parking, about 90 of 100 at the
+// memory peak; with 200 ms, all 1,000 of the harness's largest k8s run).
 //
 // The epoll loop itself runs only while some connection is registered.
 
-// parkAfter is how long an Established connection's reader waits for the
-// next message before it parks: long enough that a peer streaming UPDATEs
-// does not park between them (and a park and wake cost a few µs when it
-// does), short enough that readers do not pile up while a reflector's
-// clients converge. (With 200 ms, all 1,000 readers of the harness's k8s
-// scenario were alive at the reflector's memory peak; with 20 ms, a few
-// dozen.)
-var parkAfter = 20 * time.Millisecond
-
-// errIdle is the framer's report that nothing arrived within parkAfter.
+// errIdle is the framer's report that the socket had nothing to read.
 var errIdle = errors.New("fsm: connection idle")
 
 // Park states of a conn (poller.mu).
@@ -138,12 +135,11 @@ func (c *conn) forget() {
 // (RawConn.Control), so the descriptor cannot be closed, and its number
 // reused, meanwhile.
 func (c *conn) epollCtl(epfd, op int, ev *unix.EpollEvent) bool {
-	rc, err := c.nc.SyscallConn()
-	if err != nil {
+	if c.raw.rc == nil {
 		return false
 	}
 	var cerr error
-	if err := rc.Control(func(fd uintptr) { cerr = unix.EpollCtl(epfd, op, int(fd), ev) }); err != nil {
+	if err := c.raw.rc.Control(func(fd uintptr) { cerr = unix.EpollCtl(epfd, op, int(fd), ev) }); err != nil {
 		return false
 	}
 	return cerr == nil

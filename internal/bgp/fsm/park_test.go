@@ -11,13 +11,6 @@ import (
 	"github.com/kbgp/kbgp/internal/bgp/wire"
 )
 
-// shortPark makes readers park after d for the test.
-func shortPark(t *testing.T, d time.Duration) {
-	old := parkAfter
-	parkAfter = d
-	t.Cleanup(func() { parkAfter = old })
-}
-
 // parked reports whether s's Established connection has no reader.
 func parked(s *Session) bool {
 	c := s.est.Load()
@@ -45,7 +38,6 @@ func waitParked(t *testing.T, s *Session) {
 // hold timer, and the close takes the session down as a transport error.
 func TestParkedReaderWakes(t *testing.T) {
 	checkLeaks(t)
-	shortPark(t, 20*time.Millisecond)
 	rec := newRecorder()
 	s, p, _ := establishRaw(t, baseConfig(65001, 65002, "10.0.0.1", "127.0.0.1"), rec, rec)
 	c := s.est.Load()
@@ -79,7 +71,6 @@ func TestParkedReaderWakes(t *testing.T) {
 // nor the epoll loop, which runs only while a connection is registered).
 func TestCloseWhileParked(t *testing.T) {
 	checkLeaks(t)
-	shortPark(t, 10*time.Millisecond)
 	rec := newRecorder()
 	s, p, _ := establishRaw(t, baseConfig(65001, 65002, "10.0.0.1", "127.0.0.1"), rec, rec)
 	waitParked(t, s)
@@ -99,7 +90,6 @@ func TestCloseWhileParked(t *testing.T) {
 // goroutine once parked (one epoll loop serves them all).
 func TestParkedSessionsHoldNoGoroutine(t *testing.T) {
 	checkLeaks(t)
-	shortPark(t, 10*time.Millisecond)
 	base := runtime.NumGoroutine()
 	const n = 20
 	var ss []*Session
@@ -129,7 +119,6 @@ func TestParkedSessionsHoldNoGoroutine(t *testing.T) {
 // session closes while its reader may be parking. Run it with -race.
 func TestParkWakeStress(t *testing.T) {
 	checkLeaks(t)
-	shortPark(t, time.Millisecond)
 	rec := newRecorder()
 	s, p, _ := establishRaw(t, baseConfig(65001, 65002, "10.0.0.1", "127.0.0.1"), rec, rec)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -177,5 +166,58 @@ func TestParkWakeStress(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Duration(rng.IntN(2000)) * time.Microsecond)
+	s.Close()
+}
+
+// connParked reports whether s's only connection has no reader, and its
+// state.
+func connParked(s *Session) (bool, State) {
+	s.fmu.Lock()
+	if len(s.conns) != 1 {
+		s.fmu.Unlock()
+		return false, Idle
+	}
+	c := s.conns[0]
+	st := c.state
+	s.fmu.Unlock()
+	readers.mu.Lock()
+	defer readers.mu.Unlock()
+	return c.pstate == parkParked, st
+}
+
+// TestParksBeforeEstablished: a reader whose socket is empty parks in
+// OpenSent and OpenConfirm too, not only once Established (a reflector's
+// clients coming up together each held a reader between OPEN, KEEPALIVE
+// and their routes), and the handshake completes through the readers the
+// peer's messages start.
+func TestParksBeforeEstablished(t *testing.T) {
+	checkLeaks(t)
+	rec := newRecorder()
+	addr, accept := listenRaw(t, "127.0.0.1")
+	cfg := baseConfig(65001, 65002, "10.0.0.1", "127.0.0.1")
+	cfg.PeerPort = addr.Port()
+	s := newSession(t, cfg, rec)
+	s.Start()
+	p := accept()
+	waitState := func(want State) {
+		t.Helper()
+		for end := time.Now().Add(3 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+			if ok, st := connParked(s); ok && st == want {
+				return
+			}
+			if time.Now().After(end) {
+				ok, st := connParked(s)
+				t.Fatalf("connection parked %v in %v, want parked in %v", ok, st, want)
+			}
+		}
+	}
+	p.expect(wire.MsgOpen, 3*time.Second)
+	waitState(OpenSent)
+	p.sendOpen(peerOpen(65002, "10.0.0.2", 90))
+	p.expect(wire.MsgKeepalive, 3*time.Second)
+	waitState(OpenConfirm)
+	p.write(wire.AppendKeepalive(nil))
+	rec.wait(t, "established", 3*time.Second)
+	waitParked(t, s)
 	s.Close()
 }

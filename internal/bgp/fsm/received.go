@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"sync"
+	"unsafe"
 
 	"github.com/kbgp/kbgp/internal/bgp/wire"
 )
@@ -19,6 +20,23 @@ import (
 type ReceivedUpdate struct {
 	wire.Update
 	body *[]byte // pooled message body Update aliases; nil if none
+}
+
+// Size is about how much memory u holds: its message buffer and its
+// decoded NLRI lists. A speaker bounds its queue of received UPDATEs by it.
+func (u *ReceivedUpdate) Size() int {
+	n := int(unsafe.Sizeof(*u))
+	if u.body != nil {
+		n += cap(*u.body)
+	}
+	nlri := len(u.NLRI) + len(u.Withdrawn)
+	if u.MPReach != nil {
+		nlri += len(u.MPReach.NLRI)
+	}
+	if u.MPUnreach != nil {
+		nlri += len(u.MPUnreach.NLRI)
+	}
+	return n + nlri*int(unsafe.Sizeof(wire.NLRI{}))
 }
 
 // Release returns u and its message buffer to their pools.

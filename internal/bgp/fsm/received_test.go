@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/kbgp/kbgp/internal/bgp/wire"
 )
@@ -275,5 +276,32 @@ func TestWriteCoalescing(t *testing.T) {
 			t.Fatalf("Out counts %d UPDATEs, want %d", s.Status().Out[wire.MsgUpdate]-out0, n)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestReceivedUpdateSize: Size counts the message buffer and the decoded
+// NLRI of every list, so a speaker's queue budget sees a full UPDATE as
+// about a hundred times a client's few routes.
+func TestReceivedUpdateSize(t *testing.T) {
+	nlri := func(n int) []wire.NLRI { return make([]wire.NLRI, n) }
+	per := int(unsafe.Sizeof(wire.NLRI{}))
+	base := int(unsafe.Sizeof(ReceivedUpdate{}))
+	small := getBody(200)
+	big := getBody(3000)
+	defer putBody(small)
+	defer putBody(big)
+	for _, tc := range []struct {
+		name string
+		u    ReceivedUpdate
+		want int
+	}{
+		{"empty", ReceivedUpdate{}, base},
+		{"small body, 21 routes", ReceivedUpdate{Update: wire.Update{NLRI: nlri(21)}, body: small}, base + smallBodyLen + 21*per},
+		{"full body, every list", ReceivedUpdate{Update: wire.Update{NLRI: nlri(500), Withdrawn: nlri(10),
+			MPReach: &wire.MPReach{NLRI: nlri(5)}, MPUnreach: &wire.MPUnreach{NLRI: nlri(3)}}, body: big}, base + pooledBodyLen + 518*per},
+	} {
+		if got := tc.u.Size(); got != tc.want {
+			t.Errorf("%s: Size %d, want %d", tc.name, got, tc.want)
+		}
 	}
 }

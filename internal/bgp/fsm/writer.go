@@ -5,8 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/kbgp/kbgp/internal/bgp/wire"
 )
 
@@ -24,18 +22,48 @@ import (
 const writeTimeout = time.Second
 
 // writeBufLen is the size of the pooled buffer that the messages of one
-// write are copied into.
-const writeBufLen = 32 << 10
+// write are copied into; writes of up to smallWriteBufLen (a session's
+// handshake, a few routes) take a buffer of that size instead: a
+// reflector's clients coming up together each held a 32 KB one for a few
+// hundred bytes.
+const (
+	writeBufLen      = 32 << 10
+	smallWriteBufLen = 4 << 10
+)
 
 // writeBufPool holds the coalescing buffers of all connections: a
 // connection holds one only while it writes a burst. (Per-connection
 // writev slices, and the iovec array the runtime caches per socket for
 // writev, stayed allocated for the connection's lifetime: about 5 KB of
 // every idle peer of a reflector.)
-var writeBufPool = sync.Pool{New: func() any {
-	b := make([]byte, 0, writeBufLen)
-	return &b
-}}
+var (
+	writeBufPool = sync.Pool{New: func() any {
+		b := make([]byte, 0, writeBufLen)
+		return &b
+	}}
+	smallWriteBufPool = sync.Pool{New: func() any {
+		b := make([]byte, 0, smallWriteBufLen)
+		return &b
+	}}
+)
+
+// getWriteBuf returns a pooled buffer for a write of size bytes (more go
+// out in several writes of writeBufLen).
+func getWriteBuf(size int) *[]byte {
+	if size <= smallWriteBufLen {
+		return smallWriteBufPool.Get().(*[]byte)
+	}
+	return writeBufPool.Get().(*[]byte)
+}
+
+// putWriteBuf returns a buffer from getWriteBuf to its pool.
+func putWriteBuf(b *[]byte) {
+	if cap(*b) == smallWriteBufLen {
+		smallWriteBufPool.Put(b)
+	} else {
+		writeBufPool.Put(b)
+	}
+}
 
 // keepaliveMsg is the encoded KEEPALIVE; it is only ever read.
 var keepaliveMsg = wire.AppendKeepalive(nil)
@@ -125,8 +153,8 @@ func (c *conn) writeNow(first [][]byte, more [][][]byte) bool {
 	if size > writeBufLen {
 		return false
 	}
-	bp := writeBufPool.Get().(*[]byte)
-	defer writeBufPool.Put(bp)
+	bp := getWriteBuf(size)
+	defer putWriteBuf(bp)
 	buf := (*bp)[:0]
 	w := writer{c: c}
 	add := func(ms [][]byte) {
@@ -160,28 +188,6 @@ func entryLen(ms [][]byte) int {
 	n := 0
 	for _, m := range ms {
 		n += len(m)
-	}
-	return n
-}
-
-// tryWrite makes one non-blocking write(2) of b and returns how much the
-// socket took (0 if it had no room or the write failed).
-func (c *conn) tryWrite(b []byte) int {
-	rc, err := c.nc.SyscallConn()
-	if err != nil {
-		return 0
-	}
-	var n int
-	var werr error
-	if err := rc.Write(func(fd uintptr) bool {
-		for {
-			n, werr = unix.Write(int(fd), b)
-			if werr != unix.EINTR {
-				return true // done, whatever the outcome: never wait here
-			}
-		}
-	}); err != nil || werr != nil || n < 0 {
-		return 0
 	}
 	return n
 }
@@ -385,8 +391,12 @@ func (w *writer) writeEntries(q [][][]byte) bool {
 	if len(q) == 1 && len(q[0]) == 1 {
 		return w.write(q[0][0])
 	}
-	bp := writeBufPool.Get().(*[]byte)
-	defer writeBufPool.Put(bp)
+	size := 0
+	for _, ms := range q {
+		size += entryLen(ms)
+	}
+	bp := getWriteBuf(size)
+	defer putWriteBuf(bp)
 	buf := (*bp)[:0]
 	flush := func() bool {
 		if len(buf) == 0 {

@@ -348,3 +348,24 @@ func TestLocalAddr(t *testing.T) {
 		t.Errorf("LocalAddr after Close: %v", got)
 	}
 }
+
+// TestWriteBufSize: a write of a few hundred bytes takes a small pooled
+// buffer, a larger one the full-size buffer, and each goes back to its own
+// pool.
+func TestWriteBufSize(t *testing.T) {
+	for _, tc := range []struct {
+		size, want int
+	}{
+		{19, smallWriteBufLen},
+		{smallWriteBufLen, smallWriteBufLen},
+		{smallWriteBufLen + 1, writeBufLen},
+		{writeBufLen, writeBufLen},
+		{10 * writeBufLen, writeBufLen}, // written in several rounds
+	} {
+		b := getWriteBuf(tc.size)
+		if cap(*b) != tc.want || len(*b) != 0 {
+			t.Errorf("buffer for %d bytes: len %d cap %d, want 0 and %d", tc.size, len(*b), cap(*b), tc.want)
+		}
+		putWriteBuf(b)
+	}
+}

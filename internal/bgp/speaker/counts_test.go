@@ -136,6 +136,12 @@ func TestQueuedUpdatesIntact(t *testing.T) {
 	r.write(stream)
 	// Let the session read and queue them (up to the RIB queue's length).
 	time.Sleep(300 * time.Millisecond)
+	s.budget.mu.Lock()
+	queued := s.budget.used
+	s.budget.mu.Unlock()
+	if queued == 0 {
+		t.Error("the queued UPDATEs hold no bytes of the queue's budget")
+	}
 	close(release)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -157,5 +163,17 @@ func TestQueuedUpdatesIntact(t *testing.T) {
 			len(rs[0].Attrs.ASPath) != 1 || rs[0].Attrs.ASPath[0].ASNs[1] != uint32(1000+i) {
 			t.Fatalf("route %d: %+v", i, rs)
 		}
+	}
+	// Every applied UPDATE gave its bytes back.
+	var used int
+	if err := s.do(ctx, func() {
+		s.budget.mu.Lock()
+		used = s.budget.used
+		s.budget.mu.Unlock()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if used != 0 {
+		t.Errorf("%d bytes of the queue's budget still taken after every UPDATE was applied", used)
 	}
 }

@@ -43,7 +43,13 @@ func (h *handler) Established(s *fsm.Session, epoch uint64, n *fsm.Negotiated) {
 // (rib.Update copies prefixes and interns attributes).
 func (h *handler) Update(_ *fsm.Session, epoch uint64, u *fsm.ReceivedUpdate) {
 	p := h.p()
-	if !p.sp.enqueue(func() { p.sp.peerUpdate(p, epoch, &u.Update); u.Release() }) {
+	s := p.sp
+	n := u.Size()
+	if !s.budget.acquire(n, s.done) {
+		u.Release()
+		return
+	}
+	if !s.enqueue(func() { s.peerUpdate(p, epoch, &u.Update); u.Release(); s.budget.release(n) }) {
 		u.Release()
 	}
 }

@@ -58,16 +58,16 @@ type Config struct {
 	// all its families, or until this much time has passed. Set the peers'
 	// GracefulRestart.Restarting (R bit) with it. 0 disables deferral.
 	SelectionDeferral time.Duration
-	// QueueLen bounds the RIB operation queue (default 64). A queued
-	// UPDATE holds its decoded NLRI (40 bytes a prefix, about 30 KB for a
-	// full 4 KB message): 256 of them were about 8 MB of a full-table
-	// reflector's live heap, and the RIB goroutine, not the queue, bounds
-	// how fast UPDATEs are applied.
+	// QueueLen bounds the RIB operation queue by count (default 1024),
+	// and QueueBytes by what its UPDATEs hold, message and decoded NLRI
+	// (default 1 MiB: a full 4 KB UPDATE holds about 30 KB); see
+	// ribqueue.go. The RIB goroutine, not the queue, bounds how fast
+	// UPDATEs are applied; a long backlog of large UPDATEs is only heap.
 	// ExportQueueLen bounds each peer's outbound queue (default 1024): the
 	// batches of UPDATEs waiting for its session's writer. A peer that
 	// lets more wait is not keeping up and is reset (Cease / Out of
 	// Resources).
-	QueueLen, ExportQueueLen int
+	QueueLen, QueueBytes, ExportQueueLen int
 }
 
 // PeerConfig is one peer.
@@ -104,9 +104,10 @@ type Speaker struct {
 	cfg Config
 	log Logger
 
-	ribq chan func()
-	done chan struct{}
-	wg   sync.WaitGroup
+	ribq   chan func()
+	budget opBudget // the bytes ribq's UPDATEs hold (ribqueue.go)
+	done   chan struct{}
+	wg     sync.WaitGroup
 
 	listeners []*fsm.Listener
 
@@ -151,22 +152,26 @@ func New(ctx context.Context, cfg Config) (*Speaker, error) {
 		cfg.Logger = discard{}
 	}
 	if cfg.QueueLen <= 0 {
-		cfg.QueueLen = 64
+		cfg.QueueLen = 1024
+	}
+	if cfg.QueueBytes <= 0 {
+		cfg.QueueBytes = 1 << 20
 	}
 	if cfg.ExportQueueLen <= 0 {
 		cfg.ExportQueueLen = 1024
 	}
 	cfg.RIB.RouterID = cfg.RouterID
 	s := &Speaker{
-		cfg:   cfg,
-		log:   cfg.Logger,
-		ribq:  make(chan func(), cfg.QueueLen),
-		done:  make(chan struct{}),
-		peers: map[netip.Addr]*peer{},
-		rib:   rib.New(cfg.RIB),
-		byID:  map[rib.PeerID]*peer{},
-		subs:  map[*Subscription]struct{}{},
-		local: map[fibKey]wire.Attrs{},
+		cfg:    cfg,
+		log:    cfg.Logger,
+		ribq:   make(chan func(), cfg.QueueLen),
+		budget: opBudget{limit: cfg.QueueBytes},
+		done:   make(chan struct{}),
+		peers:  map[netip.Addr]*peer{},
+		rib:    rib.New(cfg.RIB),
+		byID:   map[rib.PeerID]*peer{},
+		subs:   map[*Subscription]struct{}{},
+		local:  map[fibKey]wire.Attrs{},
 
 		exportq:    make(chan *exportJob, exportQueueLen),
 		exportIdle: make(chan struct{}, 1),

@@ -181,3 +181,26 @@ func TestSplitAllocs(t *testing.T) {
 		t.Fatalf("Split of two messages: %v allocs, want 0", allocs)
 	}
 }
+
+// TestDecodeFreshNLRISized: decoding into a fresh Update sizes its NLRI
+// list once for all the prefixes (growing it by appends left a list of
+// capacity 32 for 21 prefixes, after five reallocations).
+func TestDecodeFreshNLRISized(t *testing.T) {
+	u := &Update{Attrs: baseAttrs()}
+	for i := range 21 {
+		u.NLRI = append(u.NLRI, NLRI{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), 32)})
+	}
+	o := &Options{AS4: true}
+	msg, err := AppendUpdate(nil, u, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d Update
+	if err := d.Decode(msg[HeaderLen:], o); err != nil {
+		t.Fatal(err)
+	}
+	// The allocator rounds 21 NLRI up to its size class (22).
+	if len(d.NLRI) != 21 || cap(d.NLRI) > 24 {
+		t.Errorf("decoded %d prefixes into a list of capacity %d, want 21 in a list sized for them", len(d.NLRI), cap(d.NLRI))
+	}
+}
