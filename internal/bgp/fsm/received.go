@@ -22,19 +22,20 @@ type ReceivedUpdate struct {
 	body *[]byte // pooled message body Update aliases; nil if none
 }
 
-// Size is about how much memory u holds: its message buffer and its
-// decoded NLRI lists. A speaker bounds its queue of received UPDATEs by it.
+// Size is about how much memory u holds: its message buffer and its NLRI
+// lists, by capacity (a pooled ReceivedUpdate keeps the lists a larger
+// UPDATE grew). A speaker bounds its queue of received UPDATEs by it.
 func (u *ReceivedUpdate) Size() int {
 	n := int(unsafe.Sizeof(*u))
 	if u.body != nil {
 		n += cap(*u.body)
 	}
-	nlri := len(u.NLRI) + len(u.Withdrawn)
+	nlri := cap(u.NLRI) + cap(u.Withdrawn)
 	if u.MPReach != nil {
-		nlri += len(u.MPReach.NLRI)
+		nlri += cap(u.MPReach.NLRI)
 	}
 	if u.MPUnreach != nil {
-		nlri += len(u.MPUnreach.NLRI)
+		nlri += cap(u.MPUnreach.NLRI)
 	}
 	return n + nlri*int(unsafe.Sizeof(wire.NLRI{}))
 }

@@ -279,9 +279,10 @@ func TestWriteCoalescing(t *testing.T) {
 	}
 }
 
-// TestReceivedUpdateSize: Size counts the message buffer and the decoded
-// NLRI of every list, so a speaker's queue budget sees a full UPDATE as
-// about a hundred times a client's few routes.
+// TestReceivedUpdateSize: Size counts the message buffer and the NLRI
+// lists by capacity (what a pooled update that once held a larger UPDATE
+// still pins), so a speaker's queue budget sees a full UPDATE as about a
+// hundred times a client's few routes.
 func TestReceivedUpdateSize(t *testing.T) {
 	nlri := func(n int) []wire.NLRI { return make([]wire.NLRI, n) }
 	per := int(unsafe.Sizeof(wire.NLRI{}))
@@ -297,6 +298,7 @@ func TestReceivedUpdateSize(t *testing.T) {
 	}{
 		{"empty", ReceivedUpdate{}, base},
 		{"small body, 21 routes", ReceivedUpdate{Update: wire.Update{NLRI: nlri(21)}, body: small}, base + smallBodyLen + 21*per},
+		{"few routes in a list grown for many", ReceivedUpdate{Update: wire.Update{NLRI: make([]wire.NLRI, 2, 800)}, body: small}, base + smallBodyLen + 800*per},
 		{"full body, every list", ReceivedUpdate{Update: wire.Update{NLRI: nlri(500), Withdrawn: nlri(10),
 			MPReach: &wire.MPReach{NLRI: nlri(5)}, MPUnreach: &wire.MPUnreach{NLRI: nlri(3)}}, body: big}, base + pooledBodyLen + 518*per},
 	} {
