@@ -3,7 +3,6 @@ package fsm
 import (
 	"io"
 	"sync"
-	"time"
 
 	"github.com/kbgp/kbgp/internal/bgp/wire"
 )
@@ -12,8 +11,9 @@ import (
 // while messages arrive back to back it reads ahead into a pooled chunk
 // and copies each body out of it (a memmove is far cheaper than the two
 // reads per message, header then body, it replaces); when the stream
-// pauses it returns the chunk and waits on a 19-byte header read, so an
-// idle connection holds no buffer.
+// pauses it returns the chunk, and waiting for the next header is one
+// non-blocking read (try) before the reader parks, so an idle connection
+// holds no buffer.
 //
 // The first read after a pause goes into a small chunk: what a peer sends
 // between pauses is mostly a message or two (OPEN, KEEPALIVE, a client's
@@ -23,13 +23,9 @@ import (
 // the framer moves to a full chunk until the stream pauses.
 type framer struct {
 	r io.Reader
-	// With idle > 0, a wait for the next message that lasts idle ends in
-	// errIdle (the reader then parks, park_linux.go); dl sets r's read
-	// deadline for it.
-	idle time.Duration
-	dl   interface{ SetReadDeadline(time.Time) error }
-	// With idle == 0, try is a non-blocking read (errWouldBlock when
-	// nothing is there): the wait ends in errIdle at once.
+	// With try set (a non-blocking read of r, errWouldBlock when nothing
+	// is there), waiting for the next message when the socket has nothing
+	// ends in errIdle at once (the reader then parks, park_linux.go).
 	try    interface{ tryRead([]byte) (int, error) }
 	hdr    [wire.HeaderLen]byte
 	chunk  *[]byte // read-ahead buffer, from chunkPool or smallChunkPool; nil while idle

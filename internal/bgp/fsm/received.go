@@ -23,22 +23,21 @@ type ReceivedUpdate struct {
 }
 
 // Size is about how much memory u holds: its message buffer and its NLRI
-// lists, by capacity (a pooled ReceivedUpdate keeps the lists a larger
-// UPDATE grew). A speaker bounds its queue of received UPDATEs by it.
+// lists by capacity, the spare ones a reused Update keeps included (a
+// pooled ReceivedUpdate keeps the lists a larger UPDATE grew, up to
+// maxPooledNLRI). A speaker bounds its queue of received UPDATEs by it.
 func (u *ReceivedUpdate) Size() int {
 	n := int(unsafe.Sizeof(*u))
 	if u.body != nil {
 		n += cap(*u.body)
 	}
-	nlri := cap(u.NLRI) + cap(u.Withdrawn)
-	if u.MPReach != nil {
-		nlri += cap(u.MPReach.NLRI)
-	}
-	if u.MPUnreach != nil {
-		nlri += cap(u.MPUnreach.NLRI)
-	}
-	return n + nlri*int(unsafe.Sizeof(wire.NLRI{}))
+	return n + u.NLRICap()*int(unsafe.Sizeof(wire.NLRI{}))
 }
+
+// maxPooledNLRI bounds the NLRI lists a pooled ReceivedUpdate keeps: a
+// full standard UPDATE holds about 1,000 IPv4 prefixes; the lists of an
+// extended message's 16,000 (640 KB) are left to the GC.
+const maxPooledNLRI = 1024
 
 // Release returns u and its message buffer to their pools.
 func (u *ReceivedUpdate) Release() {
@@ -46,6 +45,7 @@ func (u *ReceivedUpdate) Release() {
 		putBody(u.body)
 		u.body = nil
 	}
+	u.TrimNLRI(maxPooledNLRI)
 	updatePool.Put(u)
 }
 

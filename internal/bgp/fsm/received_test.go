@@ -299,11 +299,26 @@ func TestReceivedUpdateSize(t *testing.T) {
 		{"empty", ReceivedUpdate{}, base},
 		{"small body, 21 routes", ReceivedUpdate{Update: wire.Update{NLRI: nlri(21)}, body: small}, base + smallBodyLen + 21*per},
 		{"few routes in a list grown for many", ReceivedUpdate{Update: wire.Update{NLRI: make([]wire.NLRI, 2, 800)}, body: small}, base + smallBodyLen + 800*per},
+		{"a list grown past the pool's bound", ReceivedUpdate{Update: wire.Update{NLRI: make([]wire.NLRI, 2, 5000)}}, base + 5000*per},
 		{"full body, every list", ReceivedUpdate{Update: wire.Update{NLRI: nlri(500), Withdrawn: nlri(10),
 			MPReach: &wire.MPReach{NLRI: nlri(5)}, MPUnreach: &wire.MPUnreach{NLRI: nlri(3)}}, body: big}, base + pooledBodyLen + 518*per},
 	} {
 		if got := tc.u.Size(); got != tc.want {
 			t.Errorf("%s: Size %d, want %d", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestReleaseTrimsNLRI: a released update keeps NLRI lists up to
+// maxPooledNLRI for its next use and drops larger ones (an extended
+// message's), so a pooled update never counts (or pins) more than a
+// standard UPDATE's worth.
+func TestReleaseTrimsNLRI(t *testing.T) {
+	u := newReceivedUpdate()
+	u.NLRI = make([]wire.NLRI, 10, maxPooledNLRI)
+	u.Withdrawn = make([]wire.NLRI, 10, maxPooledNLRI+1)
+	u.Release()
+	if cap(u.NLRI) != maxPooledNLRI || u.Withdrawn != nil {
+		t.Errorf("after Release: NLRI capacity %d (want %d kept), Withdrawn %d (want dropped)", cap(u.NLRI), maxPooledNLRI, cap(u.Withdrawn))
 	}
 }

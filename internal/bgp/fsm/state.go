@@ -6,10 +6,10 @@
 //
 // Concurrency: a Session has no goroutine of its own. Its FSM state is
 // guarded by a lock, and each event is handled on the goroutine that
-// delivers it: a connection's reader (one per TCP connection while the peer
-// sends; an Established connection idle for 20 ms parks its socket in a
-// shared epoll set and gets a reader back when it is readable,
-// park_linux.go), a time.AfterFunc timer, a dial, or the caller of Start,
+// delivers it: a connection's reader (one per TCP connection while the
+// peer's messages are there to read; a connection whose socket is empty
+// parks it in a shared epoll set and gets a reader back when it is
+// readable, park_linux.go), a time.AfterFunc timer, a dial, or the caller of Start,
 // Stop or Accept. Outbound messages are written at once by the sender when
 // the socket has room and nothing is queued (Enqueue, the KEEPALIVE
 // timer); otherwise they wait in a bounded per-connection queue whose

@@ -51,6 +51,7 @@ func (h *handler) Update(_ *fsm.Session, epoch uint64, u *fsm.ReceivedUpdate) {
 	}
 	if !s.enqueue(func() { s.peerUpdate(p, epoch, &u.Update); u.Release(); s.budget.release(n) }) {
 		u.Release()
+		s.budget.release(n)
 	}
 }
 

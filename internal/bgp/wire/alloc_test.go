@@ -204,3 +204,30 @@ func TestDecodeFreshNLRISized(t *testing.T) {
 		t.Errorf("decoded %d prefixes into a list of capacity %d, want 21 in a list sized for them", len(d.NLRI), cap(d.NLRI))
 	}
 }
+
+// TestNLRICapTrim: NLRICap counts every list a reused Update keeps, the
+// spare MP lists too, and TrimNLRI drops the ones grown past its bound
+// and empties the rest.
+func TestNLRICapTrim(t *testing.T) {
+	u := &Update{
+		NLRI:      make([]NLRI, 3, 10),
+		Withdrawn: make([]NLRI, 0, 2000),
+		MPReach:   &MPReach{NLRI: make([]NLRI, 1, 5)},
+	}
+	u.spareUnreach = &MPUnreach{NLRI: make([]NLRI, 0, 3000)}
+	if got := u.NLRICap(); got != 10+2000+5+3000 {
+		t.Fatalf("NLRICap %d, want %d", got, 10+2000+5+3000)
+	}
+	u.TrimNLRI(1024)
+	if got := u.NLRICap(); got != 10+5 {
+		t.Errorf("after TrimNLRI(1024): NLRICap %d, want 15", got)
+	}
+	if len(u.NLRI) != 0 || len(u.MPReach.NLRI) != 0 {
+		t.Errorf("kept lists not emptied: %d and %d", len(u.NLRI), len(u.MPReach.NLRI))
+	}
+	// A decode after reset reuses the spare MP_REACH, whose list counts.
+	u.reset()
+	if got := u.NLRICap(); got != 15 {
+		t.Errorf("after reset: NLRICap %d, want 15 (the MP_REACH list moved to the spare)", got)
+	}
+}

@@ -54,8 +54,6 @@ func appendPrefix(b []byte, n NLRI, addPath bool) []byte {
 	return b
 }
 
-// decodeNLRI appends the prefixes of family afi encoded in b to dst.
-// Host bits are cleared (bgpdump shows 11.13.0.0/13 as 11.8.0.0/13).
 // countNLRI is how many prefixes b holds, as far as it can be walked
 // (decodeNLRI reports what is malformed).
 func countNLRI(b []byte, addPath bool) int {
@@ -79,6 +77,8 @@ func countNLRI(b []byte, addPath bool) int {
 	}
 }
 
+// decodeNLRI appends the prefixes of family afi encoded in b to dst.
+// Host bits are cleared (bgpdump shows 11.13.0.0/13 as 11.8.0.0/13).
 func decodeNLRI(dst []NLRI, b []byte, afi AFI, addPath bool) ([]NLRI, error) {
 	max := MaxIPv4PrefixBits
 	if afi == AFIIPv6 {

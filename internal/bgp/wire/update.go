@@ -33,6 +33,46 @@ func (u *Update) reset() {
 	}
 }
 
+// NLRICap is how many NLRI u's lists can hold, the spare MP lists kept
+// for reuse included: what a reused Update keeps allocated for prefixes.
+func (u *Update) NLRICap() int {
+	n := cap(u.Withdrawn) + cap(u.NLRI)
+	for _, r := range [...]*MPReach{u.MPReach, u.spareReach} {
+		if r != nil {
+			n += cap(r.NLRI)
+		}
+	}
+	for _, r := range [...]*MPUnreach{u.MPUnreach, u.spareUnreach} {
+		if r != nil {
+			n += cap(r.NLRI)
+		}
+	}
+	return n
+}
+
+// TrimNLRI drops the NLRI lists (spare MP lists included) that can hold
+// more than max prefixes, so that a reused Update does not keep what one
+// large UPDATE grew. Call it between uses: the lists are emptied.
+func (u *Update) TrimNLRI(max int) {
+	trim := func(l []NLRI) []NLRI {
+		if cap(l) > max {
+			return nil
+		}
+		return l[:0]
+	}
+	u.Withdrawn, u.NLRI = trim(u.Withdrawn), trim(u.NLRI)
+	for _, r := range [...]*MPReach{u.MPReach, u.spareReach} {
+		if r != nil {
+			r.NLRI = trim(r.NLRI)
+		}
+	}
+	for _, r := range [...]*MPUnreach{u.MPUnreach, u.spareUnreach} {
+		if r != nil {
+			r.NLRI = trim(r.NLRI)
+		}
+	}
+}
+
 // Decode decodes an UPDATE body (RFC 4271 §4.3) with the error handling of
 // RFC 7606. u's slices and MP structs are reused, so decoding into the
 // same Update again does not allocate once it has grown; values in u alias
