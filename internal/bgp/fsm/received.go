@@ -34,10 +34,13 @@ func (u *ReceivedUpdate) Size() int {
 	return n + u.NLRICap()*int(unsafe.Sizeof(wire.NLRI{}))
 }
 
-// maxPooledNLRI bounds the NLRI lists a pooled ReceivedUpdate keeps: a
-// full standard UPDATE holds about 1,000 IPv4 prefixes; the lists of an
-// extended message's 16,000 (640 KB) are left to the GC.
-const maxPooledNLRI = 1024
+// maxPooledNLRI bounds the NLRI lists a pooled ReceivedUpdate keeps: as
+// many as a standard 4 KB UPDATE can hold (one octet each at the least),
+// so that only an extended message's lists (up to 64 KB of NLRI, 2.5 MB
+// decoded) are left to the GC. A full-table UPDATE holds over 1,000
+// prefixes: a bound of 1,024 dropped and regrew those lists all the
+// time (table run 2.7 → 3.2 s, 214 → 243 MiB).
+const maxPooledNLRI = wire.MaxMessageLen
 
 // Release returns u and its message buffer to their pools.
 func (u *ReceivedUpdate) Release() {
