@@ -2,7 +2,6 @@ package fsm
 
 import (
 	"io"
-	"sync"
 
 	"github.com/kbgp/kbgp/internal/bgp/wire"
 )
@@ -28,7 +27,7 @@ type framer struct {
 	// ends in errIdle at once (the reader then parks, park_linux.go).
 	try    interface{ tryRead([]byte) (int, error) }
 	hdr    [wire.HeaderLen]byte
-	chunk  *[]byte // read-ahead buffer, from chunkPool or smallChunkPool; nil while idle
+	chunk  *[]byte // read-ahead buffer, from chunks; nil while idle
 	buf    []byte  // unread bytes, in *chunk
 	stream bool    // the last read filled the chunk: more is waiting
 }
@@ -40,16 +39,7 @@ const (
 	smallChunkLen = 1 << 10
 )
 
-var (
-	chunkPool = sync.Pool{New: func() any {
-		b := make([]byte, chunkLen)
-		return &b
-	}}
-	smallChunkPool = sync.Pool{New: func() any {
-		b := make([]byte, smallChunkLen)
-		return &b
-	}}
-)
+var chunks = newBufPool(smallChunkLen, chunkLen)
 
 // next returns the next message: its type and body, the body in a buffer
 // from getBody (ownership passes to the caller; nil for an empty body).
@@ -148,16 +138,16 @@ func (f *framer) fill(n int) error {
 		return nil
 	}
 	switch {
-	case f.chunk == nil && (f.stream || n > smallChunkLen):
-		f.chunk = chunkPool.Get().(*[]byte)
+	case f.chunk == nil && f.stream:
+		f.chunk = chunks.get(chunkLen)
 	case f.chunk == nil:
-		f.chunk = smallChunkPool.Get().(*[]byte)
+		f.chunk = chunks.get(n)
 	case len(*f.chunk) < chunkLen && (f.stream || n > len(*f.chunk)):
 		// A stream, or a message larger than the small chunk: the
 		// unread bytes move to a full chunk.
-		big := chunkPool.Get().(*[]byte)
+		big := chunks.get(chunkLen)
 		f.buf = (*big)[:copy(*big, f.buf)]
-		smallChunkPool.Put(f.chunk)
+		chunks.put(f.chunk)
 		f.chunk = big
 	}
 	c := *f.chunk
@@ -177,10 +167,6 @@ func (f *framer) release() {
 	if f.chunk == nil {
 		return
 	}
-	if len(*f.chunk) == chunkLen {
-		chunkPool.Put(f.chunk)
-	} else {
-		smallChunkPool.Put(f.chunk)
-	}
+	chunks.put(f.chunk)
 	f.chunk, f.buf = nil, nil
 }

@@ -71,41 +71,20 @@ const (
 	smallBodyLen  = 512
 )
 
-var (
-	bodyPool = sync.Pool{New: func() any {
-		b := make([]byte, pooledBodyLen)
-		return &b
-	}}
-	smallBodyPool = sync.Pool{New: func() any {
-		b := make([]byte, smallBodyLen)
-		return &b
-	}}
-)
+var bodies = newBufPool(smallBodyLen, pooledBodyLen)
 
 // getBody returns a buffer of n bytes for a message body. It comes from
 // a pool when n fits a standard message.
 func getBody(n int) *[]byte {
-	var b *[]byte
-	switch {
-	case n <= smallBodyLen:
-		b = smallBodyPool.Get().(*[]byte)
-	case n <= pooledBodyLen:
-		b = bodyPool.Get().(*[]byte)
-	default:
+	if n > pooledBodyLen {
 		b := make([]byte, n)
 		return &b
 	}
+	b := bodies.get(n)
 	*b = (*b)[:n]
 	return b
 }
 
 // putBody returns a buffer from getBody to its pool; the caller must not
 // use it (nor anything aliasing it) afterwards.
-func putBody(b *[]byte) {
-	switch cap(*b) {
-	case smallBodyLen:
-		smallBodyPool.Put(b)
-	case pooledBodyLen:
-		bodyPool.Put(b)
-	}
-}
+func putBody(b *[]byte) { bodies.put(b) }

@@ -2,7 +2,6 @@ package fsm
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/kbgp/kbgp/internal/bgp/wire"
@@ -31,39 +30,19 @@ const (
 	smallWriteBufLen = 4 << 10
 )
 
-// writeBufPool holds the coalescing buffers of all connections: a
+// writeBufs holds the coalescing buffers of all connections: a
 // connection holds one only while it writes a burst. (Per-connection
 // writev slices, and the iovec array the runtime caches per socket for
 // writev, stayed allocated for the connection's lifetime: about 5 KB of
 // every idle peer of a reflector.)
-var (
-	writeBufPool = sync.Pool{New: func() any {
-		b := make([]byte, 0, writeBufLen)
-		return &b
-	}}
-	smallWriteBufPool = sync.Pool{New: func() any {
-		b := make([]byte, 0, smallWriteBufLen)
-		return &b
-	}}
-)
+var writeBufs = newBufPool(smallWriteBufLen, writeBufLen)
 
 // getWriteBuf returns a pooled buffer for a write of size bytes (more go
-// out in several writes of writeBufLen).
-func getWriteBuf(size int) *[]byte {
-	if size <= smallWriteBufLen {
-		return smallWriteBufPool.Get().(*[]byte)
-	}
-	return writeBufPool.Get().(*[]byte)
-}
+// out in several writes of writeBufLen); callers append from (*b)[:0].
+func getWriteBuf(size int) *[]byte { return writeBufs.get(size) }
 
 // putWriteBuf returns a buffer from getWriteBuf to its pool.
-func putWriteBuf(b *[]byte) {
-	if cap(*b) == smallWriteBufLen {
-		smallWriteBufPool.Put(b)
-	} else {
-		writeBufPool.Put(b)
-	}
-}
+func putWriteBuf(b *[]byte) { writeBufs.put(b) }
 
 // keepaliveMsg is the encoded KEEPALIVE; it is only ever read.
 var keepaliveMsg = wire.AppendKeepalive(nil)
