@@ -9,8 +9,8 @@
 // delivers it: a connection's reader (one per TCP connection while the
 // peer's messages are there to read; a connection whose socket is empty
 // parks it in a shared epoll set and gets a reader back when it is
-// readable, park_linux.go), a time.AfterFunc timer, a dial, or the caller of Start,
-// Stop or Accept. Outbound messages are written at once by the sender when
+// readable, park_linux.go), a time.AfterFunc timer, a dial, or the caller
+// of Start, Stop or Accept. Outbound messages are written at once by the sender when
 // the socket has room and nothing is queued (Enqueue, the KEEPALIVE
 // timer); otherwise they wait in a bounded per-connection queue whose
 // writer goroutine runs only while the queue is non-empty: an idle

@@ -35,14 +35,9 @@ const (
 // writev slices, and the iovec array the runtime caches per socket for
 // writev, stayed allocated for the connection's lifetime: about 5 KB of
 // every idle peer of a reflector.)
+// A write of more than writeBufLen goes out in several; writers append
+// from (*b)[:0].
 var writeBufs = newBufPool(smallWriteBufLen, writeBufLen)
-
-// getWriteBuf returns a pooled buffer for a write of size bytes (more go
-// out in several writes of writeBufLen); callers append from (*b)[:0].
-func getWriteBuf(size int) *[]byte { return writeBufs.get(size) }
-
-// putWriteBuf returns a buffer from getWriteBuf to its pool.
-func putWriteBuf(b *[]byte) { writeBufs.put(b) }
 
 // keepaliveMsg is the encoded KEEPALIVE; it is only ever read.
 var keepaliveMsg = wire.AppendKeepalive(nil)
@@ -132,8 +127,8 @@ func (c *conn) writeNow(first [][]byte, more [][][]byte) bool {
 	if size > writeBufLen {
 		return false
 	}
-	bp := getWriteBuf(size)
-	defer putWriteBuf(bp)
+	bp := writeBufs.get(size)
+	defer writeBufs.put(bp)
 	buf := (*bp)[:0]
 	w := writer{c: c}
 	add := func(ms [][]byte) {
@@ -374,8 +369,8 @@ func (w *writer) writeEntries(q [][][]byte) bool {
 	for _, ms := range q {
 		size += entryLen(ms)
 	}
-	bp := getWriteBuf(size)
-	defer putWriteBuf(bp)
+	bp := writeBufs.get(size)
+	defer writeBufs.put(bp)
 	buf := (*bp)[:0]
 	flush := func() bool {
 		if len(buf) == 0 {

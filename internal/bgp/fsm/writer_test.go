@@ -362,10 +362,10 @@ func TestWriteBufSize(t *testing.T) {
 		{writeBufLen, writeBufLen},
 		{10 * writeBufLen, writeBufLen}, // written in several rounds
 	} {
-		b := getWriteBuf(tc.size)
+		b := writeBufs.get(tc.size)
 		if cap(*b) != tc.want {
 			t.Errorf("buffer for %d bytes: capacity %d, want %d", tc.size, cap(*b), tc.want)
 		}
-		putWriteBuf(b)
+		writeBufs.put(b)
 	}
 }

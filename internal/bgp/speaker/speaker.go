@@ -18,9 +18,9 @@
 //     Out of Resources (RFC 4486) and gets a full table when it comes back;
 //   - the fsm.Session goroutines of each peer: a reader per connection
 //     while the peer's messages are there to read (a connection whose
-//     socket is empty parks it and has none), which runs the peer's FSM and this package's fsm.Handler,
-//     and a writer while the session has messages queued that could not
-//     be written at once.
+//     socket is empty parks it and has none), which runs the peer's FSM
+//     and this package's fsm.Handler, and a writer while the session has
+//     messages queued that could not be written at once.
 //
 // Sessions block on the RIB queue when it is full (by count, or by what
 // its UPDATEs hold, ribqueue.go): a busy RIB slows down reading from peers

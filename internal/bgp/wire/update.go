@@ -33,20 +33,28 @@ func (u *Update) reset() {
 	}
 }
 
-// NLRICap is how many NLRI u's lists can hold, the spare MP lists kept
-// for reuse included: what a reused Update keeps allocated for prefixes.
-func (u *Update) NLRICap() int {
-	n := cap(u.Withdrawn) + cap(u.NLRI)
+// nlriLists calls fn with each of u's NLRI lists, the spare MP lists kept
+// for reuse included.
+func (u *Update) nlriLists(fn func(*[]NLRI)) {
+	fn(&u.Withdrawn)
+	fn(&u.NLRI)
 	for _, r := range [...]*MPReach{u.MPReach, u.spareReach} {
 		if r != nil {
-			n += cap(r.NLRI)
+			fn(&r.NLRI)
 		}
 	}
 	for _, r := range [...]*MPUnreach{u.MPUnreach, u.spareUnreach} {
 		if r != nil {
-			n += cap(r.NLRI)
+			fn(&r.NLRI)
 		}
 	}
+}
+
+// NLRICap is how many NLRI u's lists can hold, the spare MP lists kept
+// for reuse included: what a reused Update keeps allocated for prefixes.
+func (u *Update) NLRICap() int {
+	n := 0
+	u.nlriLists(func(l *[]NLRI) { n += cap(*l) })
 	return n
 }
 
@@ -54,23 +62,13 @@ func (u *Update) NLRICap() int {
 // more than max prefixes, so that a reused Update does not keep what one
 // large UPDATE grew. Call it between uses: the lists are emptied.
 func (u *Update) TrimNLRI(max int) {
-	trim := func(l []NLRI) []NLRI {
-		if cap(l) > max {
-			return nil
+	u.nlriLists(func(l *[]NLRI) {
+		if cap(*l) > max {
+			*l = nil
+		} else {
+			*l = (*l)[:0]
 		}
-		return l[:0]
-	}
-	u.Withdrawn, u.NLRI = trim(u.Withdrawn), trim(u.NLRI)
-	for _, r := range [...]*MPReach{u.MPReach, u.spareReach} {
-		if r != nil {
-			r.NLRI = trim(r.NLRI)
-		}
-	}
-	for _, r := range [...]*MPUnreach{u.MPUnreach, u.spareUnreach} {
-		if r != nil {
-			r.NLRI = trim(r.NLRI)
-		}
-	}
+	})
 }
 
 // Decode decodes an UPDATE body (RFC 4271 §4.3) with the error handling of
