@@ -83,7 +83,6 @@ type interner struct {
 	free []setID
 	live int
 	buf  []byte
-	buf2 []byte
 	// testHash replaces the hash in tests (to force collisions).
 	testHash func([]byte) uint64
 }
@@ -151,13 +150,63 @@ func (in *interner) find(a *wire.Attrs, anyNH bool) (*AttrSet, uint64) {
 	h := in.hash(in.buf)
 	for id := in.m[h]; id != 0; {
 		s := in.sets[id]
-		in.buf2 = setKey(in.buf2[:0], &s.Attrs, s.anyNH)
-		if bytes.Equal(in.buf, in.buf2) {
+		if s.anyNH == anyNH && keyEqual(a, &s.Attrs, !anyNH) {
 			return s, h
 		}
 		id = s.next
 	}
 	return nil, h
+}
+
+// keyEqual reports whether a and b have equal keys (appendKey), without
+// serialising them: what a hash match is confirmed with.
+func keyEqual(a, b *wire.Attrs, withNH bool) bool {
+	for _, t := range keyTypes {
+		if a.Has(t) != b.Has(t) {
+			return false
+		}
+	}
+	if withNH && !addrKeyEqual(a.NextHop, b.NextHop) {
+		return false
+	}
+	switch {
+	case a.Has(wire.AttrOrigin) && a.Origin != b.Origin,
+		a.Has(wire.AttrMED) && a.MED != b.MED,
+		a.Has(wire.AttrLocalPref) && a.LocalPref != b.LocalPref,
+		a.Has(wire.AttrASPath) && !segsEqual(a.ASPath, b.ASPath),
+		a.Has(wire.AttrAS4Path) && !segsEqual(a.AS4Path, b.AS4Path),
+		a.Has(wire.AttrAggregator) && !aggEqual(a.Aggregator, b.Aggregator),
+		a.Has(wire.AttrAS4Aggregator) && !aggEqual(a.AS4Aggregator, b.AS4Aggregator),
+		a.Has(wire.AttrCommunities) && !slices.Equal(a.Communities, b.Communities),
+		a.Has(wire.AttrOriginatorID) && !addrKeyEqual(a.OriginatorID, b.OriginatorID),
+		a.Has(wire.AttrClusterList) && !slices.EqualFunc(a.ClusterList, b.ClusterList, addrKeyEqual),
+		a.Has(wire.AttrExtCommunities) && !slices.Equal(a.ExtCommunities, b.ExtCommunities),
+		a.Has(wire.AttrLargeCommunities) && !slices.Equal(a.LargeCommunities, b.LargeCommunities),
+		len(a.Unknown) != len(b.Unknown):
+		return false
+	}
+	for i := range a.Unknown {
+		x, y := &a.Unknown[i], &b.Unknown[i]
+		if x.Flags != y.Flags || x.Type != y.Type || a.Has(x.Type) != b.Has(y.Type) || !bytes.Equal(x.Value, y.Value) {
+			return false
+		}
+	}
+	return true
+}
+
+func segsEqual(x, y []wire.ASPathSegment) bool {
+	return slices.EqualFunc(x, y, func(s, t wire.ASPathSegment) bool {
+		return s.Type == t.Type && slices.Equal(s.ASNs, t.ASNs)
+	})
+}
+
+func aggEqual(x, y wire.Aggregator) bool {
+	return x.AS == y.AS && addrKeyEqual(x.Addr, y.Addr)
+}
+
+// addrKeyEqual is equality of appendAddrKey's keys: zones are ignored.
+func addrKeyEqual(x, y netip.Addr) bool {
+	return x == y || x.WithZone("") == y.WithZone("")
 }
 
 // ref adds a reference to the set with handle id.

@@ -1,6 +1,7 @@
 package rib
 
 import (
+	"bytes"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -44,9 +45,53 @@ func TestInternKeys(t *testing.T) {
 			a.Set(wire.AttrExtCommunities)
 		})},
 		{"atomic aggregate", mkAttrs(nh("10.0.0.1"), func(a *wire.Attrs) { a.Set(wire.AttrAtomicAggregate) })},
+		{"aggregator", mkAttrs(nh("10.0.0.1"), func(a *wire.Attrs) {
+			a.Aggregator = wire.Aggregator{AS: 1, Addr: ip("1.2.3.4")}
+			a.Set(wire.AttrAggregator)
+		})},
+		{"other aggregator", mkAttrs(nh("10.0.0.1"), func(a *wire.Attrs) {
+			a.Aggregator = wire.Aggregator{AS: 1, Addr: ip("1.2.3.5")}
+			a.Set(wire.AttrAggregator)
+		})},
+		{"AS4_PATH", mkAttrs(nh("10.0.0.1"), func(a *wire.Attrs) {
+			a.AS4Path = []wire.ASPathSegment{{Type: wire.ASSequence, ASNs: []uint32{70000}}}
+			a.Set(wire.AttrAS4Path)
+		})},
+		{"link-local next hop", mkAttrs(func(a *wire.Attrs) { a.NextHop = ip("fe80::1") })},
 	}
-	var in interner
-	in.init()
+	for _, collide := range []bool{false, true} {
+		t.Run(map[bool]string{false: "hash", true: "one collision chain"}[collide], func(t *testing.T) {
+			var in interner
+			in.init()
+			if collide {
+				// Every set in one chain: only keyEqual tells them apart.
+				in.testHash = func([]byte) uint64 { return 7 }
+			}
+			internVariants(t, &in, variants)
+		})
+	}
+	// keyEqual agrees with comparing the keys, for every pair; zones are
+	// not part of the key.
+	all := append(variants, struct {
+		name string
+		a    *wire.Attrs
+	}{"zoned link-local next hop", mkAttrs(func(a *wire.Attrs) { a.NextHop = ip("fe80::1").WithZone("eth0") })})
+	for _, v := range all {
+		for _, w := range all {
+			for _, withNH := range []bool{false, true} {
+				want := bytes.Equal(appendKey(nil, v.a, withNH), appendKey(nil, w.a, withNH))
+				if got := keyEqual(v.a, w.a, withNH); got != want {
+					t.Errorf("keyEqual(%q, %q, withNH %v) = %v, keys equal %v", v.name, w.name, withNH, got, want)
+				}
+			}
+		}
+	}
+}
+
+func internVariants(t *testing.T, in *interner, variants []struct {
+	name string
+	a    *wire.Attrs
+}) {
 	seen := map[*AttrSet]string{}
 	for _, v := range variants {
 		s := in.get(v.a)

@@ -195,11 +195,17 @@ func rrSetupOpts(tb testing.TB, o Options) (*RIB, []PeerID) {
 }
 
 // rrLoad feeds the testers' UPDATEs interleaved (the speaker's RIB goroutine
-// takes them as the sessions deliver them), each UPDATE first from another
-// tester, and drains every rrDrainEvery UPDATEs, consuming the export
-// changes as the speaker does (split horizon per member). It returns the
-// number of announcements to the monitor.
-func rrLoad(tb testing.TB, r *RIB, ids []PeerID, t *rrTable) int {
+// takes them as the sessions deliver them) and drains every rrDrainEvery
+// UPDATEs, consuming the export changes as the speaker does (split horizon
+// per member). It returns the number of announcements to the monitor.
+// With skew 0 each UPDATE comes from all testers in a row, each time first
+// from another tester: every prefix is decided once. With skew > 0 the
+// testers run rrLag[i]×skew UPDATEs apart, as racing sessions do in
+// bench/rr: a prefix's paths then arrive in different Drains, each of which
+// decides it again, and the monitor is sent two paths of each prefix (the
+// second tester's path, with the lowest router ID, is better than the
+// first's; the last two lose).
+func rrLoad(tb testing.TB, r *RIB, ids []PeerID, t *rrTable, skew int) int {
 	announced := 0
 	monitor := ids[rrTesters]
 	drain := func() {
@@ -215,14 +221,22 @@ func rrLoad(tb testing.TB, r *RIB, ids []PeerID, t *rrTable) int {
 	n := 0
 	var a wire.Attrs
 	var nl []wire.NLRI
-	for k, u := range t.updates {
-		nl = nl[:0]
-		for _, k := range u.nlri {
-			nl = append(nl, wire.NLRI{Prefix: v4Prefix(k)})
-		}
-		// The testers race: which one announces a prefix first varies.
+	for k := 0; k < len(t.updates)+(rrTesters-1)*skew; k++ {
 		for j := 0; j < rrTesters; j++ {
+			// The testers race: which one announces a prefix first varies.
 			i := (k + j) % rrTesters
+			if skew > 0 {
+				i = j
+			}
+			x := k - rrLag[i]*skew
+			if x < 0 || x >= len(t.updates) {
+				continue
+			}
+			u := t.updates[x]
+			nl = nl[:0]
+			for _, k := range u.nlri {
+				nl = append(nl, wire.NLRI{Prefix: v4Prefix(k)})
+			}
 			// The decoded UPDATE of tester i (the RIB does not retain it).
 			a = t.attrs[u.group]
 			a.NextHop = rrClientAddr(i)
@@ -238,6 +252,9 @@ func rrLoad(tb testing.TB, r *RIB, ids []PeerID, t *rrTable) int {
 	drain()
 	return announced
 }
+
+// rrLag orders the testers in a skewed load: tester 1 first, then 0, 3, 2.
+var rrLag = [rrTesters]int{1, 0, 3, 2}
 
 func writeHeapProfile(tb testing.TB, file string) {
 	runtime.GC()
@@ -271,11 +288,13 @@ func gcCPU() (gc, total float64) {
 func BenchmarkRRTable(b *testing.B) {
 	t := loadRRTable(b)
 	for _, fib := range []bool{true, false} {
-		b.Run(fmt.Sprintf("fib=%v", fib), func(b *testing.B) { benchRRTable(b, t, Options{NoFIB: !fib}) })
+		b.Run(fmt.Sprintf("fib=%v", fib), func(b *testing.B) { benchRRTable(b, t, Options{NoFIB: !fib}, 0) })
 	}
+	// The testers 2,000 UPDATEs apart, as bench/rr's sessions race.
+	b.Run("fib=false/skew=2000", func(b *testing.B) { benchRRTable(b, t, Options{NoFIB: true}, 2000) })
 }
 
-func benchRRTable(b *testing.B, t *rrTable, o Options) {
+func benchRRTable(b *testing.B, t *rrTable, o Options, skew int) {
 	paths := t.prefixes * rrTesters
 	var perPath, allocs, allocBytes, gcFrac float64
 	var cpu time.Duration
@@ -291,7 +310,7 @@ func benchRRTable(b *testing.B, t *rrTable, o Options) {
 		r, ids := rrSetupOpts(b, o)
 		b.StartTimer()
 		cpu0 := cpuTime()
-		got := rrLoad(b, r, ids, t)
+		got := rrLoad(b, r, ids, t, skew)
 		cpu += cpuTime() - cpu0
 		b.StopTimer()
 		announced = got

@@ -2,6 +2,7 @@ package rib
 
 import (
 	"net/netip"
+	"slices"
 
 	"github.com/kbgp/kbgp/internal/bgp/wire"
 )
@@ -62,13 +63,13 @@ func neighborAS(segs []wire.ASPathSegment, localAS uint32) uint32 {
 
 // features fills the decision properties of d's paths.
 func (r *RIB) features(fs []feat, ps []path) []feat {
-	fs = fs[:0]
+	fs = slices.Grow(fs[:0], len(ps))[:len(ps)]
 	for i := range ps {
 		p := &ps[i]
 		a := &r.intern.at(p.attrs).Attrs
 		peer := r.peerOf(p)
-		src := r.peers[peer]
-		f := feat{
+		f := &fs[i] // filled in place: a feat is 100 bytes
+		*f = feat{
 			local:     peer == LocalPeer,
 			llgr:      isLLGRStale(p, a),
 			localPref: r.localPref,
@@ -86,26 +87,26 @@ func (r *RIB) features(fs []feat, ps []path) []feat {
 		}
 		if f.local {
 			f.routerID = r.opts.RouterID
-		} else {
-			f.ebgp = !src.ibgp()
-			f.nbrAS = neighborAS(a.ASPath, src.cfg.LocalAS)
-			f.addr = src.cfg.Addr
-			f.routerID = src.routerID
-			if a.Has(wire.AttrOriginatorID) {
-				// RFC 4456 §9: "a route reflector ... SHOULD treat the
-				// ORIGINATOR_ID as the BGP Identifier of the BGP speaker
-				// that has advertised the route".
-				f.routerID = a.OriginatorID
-			}
-			f.clusters = len(a.ClusterList)
-			switch {
-			case !r.addrs.at(p.nh).IsValid():
-				f.eligible = false
-			case r.opts.IGPCost != nil:
-				f.cost, f.eligible = r.opts.IGPCost(r.addrs.at(p.nh))
-			}
+			continue
 		}
-		fs = append(fs, f)
+		src := r.peers[peer]
+		f.ebgp = !src.ibgp()
+		f.nbrAS = neighborAS(a.ASPath, src.cfg.LocalAS)
+		f.addr = src.cfg.Addr
+		f.routerID = src.routerID
+		if a.Has(wire.AttrOriginatorID) {
+			// RFC 4456 §9: "a route reflector ... SHOULD treat the
+			// ORIGINATOR_ID as the BGP Identifier of the BGP speaker
+			// that has advertised the route".
+			f.routerID = a.OriginatorID
+		}
+		f.clusters = len(a.ClusterList)
+		switch {
+		case !r.addrs.at(p.nh).IsValid():
+			f.eligible = false
+		case r.opts.IGPCost != nil:
+			f.cost, f.eligible = r.opts.IGPCost(r.addrs.at(p.nh))
+		}
 	}
 	return fs
 }
@@ -178,6 +179,18 @@ func cmpHigher[T ~uint32 | ~uint8 | ~int](a, b T) int {
 
 func cmpLower[T ~uint32 | ~uint8 | ~int](a, b T) int { return cmpHigher(b, a) }
 
+// sameMED reports whether the candidates all have one MED, so that none
+// loses on it (the usual case, which saves comparing every pair).
+func sameMED(fs []feat, cand []int) bool {
+	m := fs[cand[0]].med
+	for _, i := range cand[1:] {
+		if fs[i].med != m {
+			return false
+		}
+	}
+	return true
+}
+
 // selectBest runs the decision process over the candidate paths cand
 // (indices into fs) and returns the best one and, in mp, the paths equal to
 // it up to the router-ID tie-break (the multipath candidates, best first
@@ -210,7 +223,7 @@ func (r *RIB) selectBest(fs []feat, cand []int, mp []int) (best int, mpOut []int
 	// RFC 4271 §9.1.2.2 c: "Remove from consideration routes with less-
 	// preferred MULTI_EXIT_DISC attributes. MULTI_EXIT_DISC is only
 	// comparable between routes learned from the same neighboring AS".
-	if n > 1 {
+	if n > 1 && !sameMED(fs, cand) {
 		k := 0
 		for _, i := range cand {
 			worse := false

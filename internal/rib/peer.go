@@ -157,15 +157,35 @@ type peer struct {
 	up       bool
 	local    bool
 	group    *group
-	npaths   map[wire.Family]int // stored paths per family (PeerPaths)
+	npaths   []famCount // stored paths per family (PeerPaths)
+}
+
+// famCount is a count of one family. A peer has a few families, so a
+// slice searched in order beats a map on the path of every stored route.
+type famCount struct {
+	fam wire.Family
+	n   int
 }
 
 // countPaths adds n to the peer's stored paths of family f.
 func (p *peer) countPaths(f wire.Family, n int) {
-	if p.npaths == nil {
-		p.npaths = map[wire.Family]int{}
+	for i := range p.npaths {
+		if p.npaths[i].fam == f {
+			p.npaths[i].n += n
+			return
+		}
 	}
-	p.npaths[f] += n
+	p.npaths = append(p.npaths, famCount{f, n})
+}
+
+// paths returns the peer's stored paths of family f.
+func (p *peer) paths(f wire.Family) int {
+	for _, c := range p.npaths {
+		if c.fam == f {
+			return c.n
+		}
+	}
+	return 0
 }
 
 // PeerPaths returns how many paths of a peer the RIB stores in a family
@@ -176,7 +196,7 @@ func (r *RIB) PeerPaths(id PeerID, fam wire.Family) int {
 	if int(id) >= len(r.peers) || r.peers[id] == nil {
 		return 0
 	}
-	return r.peers[id].npaths[fam]
+	return r.peers[id].paths(fam)
 }
 
 func (p *peer) ibgp() bool { return !p.local && p.cfg.LocalAS == p.cfg.RemoteAS }
