@@ -20,8 +20,8 @@ import (
 type AttrSet struct {
 	Attrs wire.Attrs
 	refs  int32
-	id    setID // the set's handle in its interner
-	next  setID // next set in the same hash chain (0: none)
+	id    setID  // the set's handle in its interner
+	tag   uint32 // the top bits of its hash, to find it in the index
 	// anyNH marks a path set, interned without its next hop (see
 	// interner.getPath): Attrs.NextHop is that of one of its paths.
 	anyNH bool
@@ -70,19 +70,19 @@ func (s *AttrSet) Encoded(as4 bool, enc func(b []byte, a *wire.Attrs) ([]byte, e
 type setID uint32
 
 // interner is a refcounted table of attribute sets. A set is found by the
-// hash of its canonical serialisation (appendKey) in a map of hash → first
-// handle of a collision chain; the serialisation itself is not stored (it
-// is recomputed to confirm a match), and neither the map nor the handles
-// hold pointers. Lookups do not allocate. Freed handles are reused; the
+// hash of its canonical serialisation (appendKey) in a setIndex; the
+// serialisation itself is not stored (a match is confirmed by comparing
+// attributes), and neither the index nor the handles hold pointers.
+// Lookups do not allocate. Freed handles are reused; the
 // *AttrSet of a freed set is never reused (it may still be referenced by a
 // consumer of earlier Drain results).
 type interner struct {
-	seed maphash.Seed
-	m    map[uint64]setID
-	sets []*AttrSet // index setID; [0] is always nil
-	free []setID
-	live int
-	buf  []byte
+	seed  maphash.Seed
+	index setIndex
+	sets  []*AttrSet // index setID; [0] is always nil
+	free  []setID
+	live  int
+	buf   []byte
 	// testHash replaces the hash in tests (to force collisions).
 	testHash func([]byte) uint64
 }
@@ -96,7 +96,6 @@ func (in *interner) hash(key []byte) uint64 {
 
 func (in *interner) init() {
 	in.seed = maphash.MakeSeed()
-	in.m = map[uint64]setID{}
 	in.sets = []*AttrSet{nil}
 }
 
@@ -127,7 +126,7 @@ func (in *interner) intern(a *wire.Attrs, from *AttrSet, anyNH bool) *AttrSet {
 		s.refs++
 		return s
 	}
-	s = &AttrSet{refs: 1, next: in.m[h], anyNH: anyNH}
+	s = &AttrSet{refs: 1, tag: uint32(h >> 32), anyNH: anyNH}
 	s.fill(a, from)
 	if n := len(in.free); n > 0 {
 		s.id = in.free[n-1]
@@ -137,7 +136,7 @@ func (in *interner) intern(a *wire.Attrs, from *AttrSet, anyNH bool) *AttrSet {
 		s.id = setID(len(in.sets))
 		in.sets = append(in.sets, s)
 	}
-	in.m[h] = s.id
+	in.index.add(h, s.id)
 	in.live++
 	return s
 }
@@ -148,14 +147,14 @@ func (in *interner) intern(a *wire.Attrs, from *AttrSet, anyNH bool) *AttrSet {
 func (in *interner) find(a *wire.Attrs, anyNH bool) (*AttrSet, uint64) {
 	in.buf = setKey(in.buf[:0], a, anyNH)
 	h := in.hash(in.buf)
-	for id := in.m[h]; id != 0; {
+	id := in.index.probe(h, func(id setID) bool {
 		s := in.sets[id]
-		if s.anyNH == anyNH && keyEqual(a, &s.Attrs, !anyNH) {
-			return s, h
-		}
-		id = s.next
+		return s.anyNH == anyNH && keyEqual(a, &s.Attrs, !anyNH)
+	})
+	if id == 0 {
+		return nil, h
 	}
-	return nil, h
+	return in.sets[id], h
 }
 
 // keyEqual reports whether a and b have equal keys (appendKey), without
@@ -222,23 +221,7 @@ func (in *interner) put(id setID) {
 	if s.refs--; s.refs > 0 {
 		return
 	}
-	in.buf = setKey(in.buf[:0], &s.Attrs, s.anyNH)
-	h := in.hash(in.buf)
-	if head := in.m[h]; head == id {
-		if s.next == 0 {
-			delete(in.m, h)
-		} else {
-			in.m[h] = s.next
-		}
-	} else {
-		for p := in.sets[head]; p != nil; p = in.sets[p.next] {
-			if p.next == id {
-				p.next = s.next
-				break
-			}
-		}
-	}
-	s.next = 0
+	in.index.del(uint64(s.tag)<<32, id)
 	in.sets[id] = nil
 	in.free = append(in.free, id)
 	in.live--

@@ -115,8 +115,8 @@ func internVariants(t *testing.T, in *interner, variants []struct {
 		in.put(s.id)
 		in.put(s.id)
 	}
-	if len(in.m) != 0 || in.live != 0 || len(in.sets) != 1 {
-		t.Errorf("%d hashes, %d sets, %d handles left after releasing all references", len(in.m), in.live, len(in.sets))
+	if in.index.n != 0 || in.live != 0 || len(in.sets) != 1 {
+		t.Errorf("%d indexed, %d sets, %d handles left after releasing all references", in.index.n, in.live, len(in.sets))
 	}
 }
 

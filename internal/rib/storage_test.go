@@ -97,8 +97,8 @@ func TestStorageReleased(t *testing.T) {
 				t.Fatalf("after withdrawing everything: %+v", s)
 			}
 			in := &r.intern
-			if len(in.m) != 0 || in.live != 0 || len(in.sets) != 1 || len(in.free) != 0 {
-				t.Errorf("interner not empty: %d hashes, %d live, %d handles, %d free", len(in.m), in.live, len(in.sets), len(in.free))
+			if in.index.n != 0 || in.index.slots != nil || in.live != 0 || len(in.sets) != 1 || len(in.free) != 0 {
+				t.Errorf("interner not empty: %d indexed, %d live, %d handles, %d free", in.index.n, in.live, len(in.sets), len(in.free))
 			}
 			if len(r.nh.m) != 0 {
 				t.Errorf("%d next-hop sets left", len(r.nh.m))
@@ -114,9 +114,9 @@ func TestStorageReleased(t *testing.T) {
 	}
 }
 
-// TestInternHashCollision puts every set into one hash chain and checks
-// that lookups find each set and that releases in any order (middle, head,
-// tail) keep the chain consistent.
+// TestInternHashCollision gives every set one hash and checks that lookups
+// find each set and that releases in any order (middle, head, tail) keep
+// the index consistent.
 func TestInternHashCollision(t *testing.T) {
 	var in interner
 	in.init()
@@ -126,8 +126,8 @@ func TestInternHashCollision(t *testing.T) {
 		s := in.get(mkAttrs(nh("10.0.0.1"), seq(uint32(i+1))))
 		ids = append(ids, s.id)
 	}
-	if len(in.m) != 1 || in.live != 6 {
-		t.Fatalf("%d hashes, %d live sets, want 1 and 6", len(in.m), in.live)
+	if in.index.n != 6 || in.live != 6 {
+		t.Fatalf("%d indexed, %d live sets, want 6 and 6", in.index.n, in.live)
 	}
 	for _, id := range ids {
 		c := cloneAttrs(&in.at(id).Attrs)
@@ -138,21 +138,23 @@ func TestInternHashCollision(t *testing.T) {
 	}
 	for _, k := range []int{2, 5, 0, 3, 1, 4} {
 		in.put(ids[k])
-		n := 0
-		for id := in.m[42]; id != 0; id = in.at(id).next {
-			if id == ids[k] {
-				t.Fatalf("released set %d still chained", id)
-			}
-			if n++; n > len(ids) {
-				t.Fatal("chain loops")
-			}
+		if in.index.n != in.live {
+			t.Fatalf("after releasing set %d: %d indexed, %d live", ids[k], in.index.n, in.live)
 		}
-		if n != in.live {
-			t.Fatalf("after releasing set %d: chain has %d sets, %d live", ids[k], n, in.live)
+		// Every remaining set is still found; the released one is not.
+		for _, id := range ids {
+			var s *AttrSet
+			if int(id) < len(in.sets) {
+				s = in.at(id)
+			}
+			found := in.index.probe(42, func(x setID) bool { return x == id }) == id
+			if found != (s != nil) {
+				t.Fatalf("after releasing set %d: set %d found %v, live %v", ids[k], id, found, s != nil)
+			}
 		}
 	}
-	if len(in.m) != 0 || in.live != 0 {
-		t.Fatalf("%d hashes, %d live sets left", len(in.m), in.live)
+	if in.index.n != 0 || in.live != 0 {
+		t.Fatalf("%d indexed, %d live sets left", in.index.n, in.live)
 	}
 }
 
