@@ -50,8 +50,10 @@ type conn struct {
 
 	maxLen atomic.Int32 // largest message the reader accepts
 	// rxAt is when the reader last read or finished handling a message
-	// (Unix ns), and delivering is true while it waits for the FSM lock to
-	// handle one: a backlog on kbgp's side is not a silent peer.
+	// (monoNow), and delivering is true while it waits for the FSM lock to
+	// handle one: a backlog on kbgp's side is not a silent peer. In
+	// Established the hold timer restarts from rxAt (handleTimers), not
+	// per message.
 	rxAt       atomic.Int64
 	delivering atomic.Bool
 
@@ -117,7 +119,7 @@ func (c *conn) routineRead() {
 		} else {
 			ev.typ, ev.body, ev.buf = typ, body, buf
 			s.countIn(typ)
-			c.rxAt.Store(time.Now().UnixNano())
+			c.rxAt.Store(monoNow())
 		}
 		c.delivering.Store(true)
 		s.fmu.Lock()
@@ -133,7 +135,7 @@ func (c *conn) routineRead() {
 		// The time spent handling it (e.g. waiting for the RIB) is kbgp's,
 		// not the peer's: the hold timer counts from here.
 		if ev.err == nil {
-			c.rxAt.Store(time.Now().UnixNano())
+			c.rxAt.Store(monoNow())
 		}
 		c.delivering.Store(false)
 		s.fmu.Unlock()
@@ -145,3 +147,11 @@ func (c *conn) routineRead() {
 
 // isClosedErr reports whether err is the result of kbgp closing the socket.
 func isClosedErr(err error) bool { return errors.Is(err, net.ErrClosed) }
+
+// clockBase anchors monoNow.
+var clockBase = time.Now()
+
+// monoNow is the monotonic clock in nanoseconds since clockBase: one clock
+// read, where time.Now reads the wall clock too. The reader stamps every
+// message with it.
+func monoNow() int64 { return int64(time.Since(clockBase)) }

@@ -66,15 +66,18 @@ func (s *Session) dispatch(ev connEvent) (kept bool) {
 		}
 		s.fsmError(c, wire.FSMUnexpectedInOpenConfirm, ev.typ)
 	case Established:
+		// RFC 4271 §8.2.2 Established: KeepAliveMsg, UpdateMsg and
+		// RouteRefresh restart the HoldTimer. The reader records when it
+		// read and handled each message (rxAt, two monotonic clock
+		// reads), and the timer, when it fires, restarts from there
+		// (handleTimers); restarting it here too took a third, full
+		// time.Now per message.
 		switch ev.typ {
 		case wire.MsgKeepalive:
-			s.restartHold(c)
 		case wire.MsgUpdate:
-			s.restartHold(c)
 			s.recvUpdate(c, ev.body, ev.buf)
 			return true
 		case wire.MsgRouteRefresh:
-			s.restartHold(c)
 			s.recvRouteRefresh(c, ev.body)
 		default:
 			s.fsmError(c, wire.FSMUnexpectedInEstablished, ev.typ)

@@ -416,7 +416,7 @@ func (s *Session) handleTimers(now time.Time) {
 			// message read or processed.
 			if c.delivering.Load() {
 				c.holdAt = now.Add(c.neg.HoldTime)
-			} else if rx := time.Unix(0, c.rxAt.Load()); now.Sub(rx) < c.neg.HoldTime {
+			} else if rx := clockBase.Add(time.Duration(c.rxAt.Load())); now.Sub(rx) < c.neg.HoldTime {
 				c.holdAt = rx.Add(c.neg.HoldTime)
 			}
 		}
