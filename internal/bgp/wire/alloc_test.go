@@ -148,6 +148,39 @@ func BenchmarkDecodeUpdate1000(b *testing.B) {
 	b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "prefixes/s")
 }
 
+// BenchmarkDecodeUpdateTable decodes an UPDATE shaped like most of a
+// full table's: ORIGIN, a 5-AS AS_PATH, NEXT_HOP, MED, LOCAL_PREF, two
+// communities and 3 prefixes, so that the attributes, not the NLRI, are
+// most of the work.
+func BenchmarkDecodeUpdateTable(b *testing.B) {
+	var u Update
+	a := &u.Attrs
+	a.Origin = OriginIGP
+	a.ASPath = []ASPathSegment{{Type: ASSequence, ASNs: []uint32{3356, 1299, 174, 6939, 64500}}}
+	a.NextHop = netip.MustParseAddr("10.100.0.2")
+	a.MED, a.LocalPref = 10, 100
+	a.Communities = []Community{3356<<16 | 100, 3356<<16 | 2001}
+	for _, t := range []AttrType{AttrOrigin, AttrASPath, AttrNextHop, AttrMED, AttrLocalPref, AttrCommunities} {
+		a.Set(t)
+	}
+	for _, p := range []string{"1.0.4.0/24", "1.0.5.0/24", "1.0.6.0/23"} {
+		u.NLRI = append(u.NLRI, NLRI{Prefix: netip.MustParsePrefix(p)})
+	}
+	opts := &Options{AS4: true}
+	msg, err := AppendUpdate(nil, &u, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := msg[HeaderLen:]
+	var d Update
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := d.Decode(body, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkAppendUpdate1000(b *testing.B) {
 	u := update1000()
 	buf := make([]byte, 0, 8192)
