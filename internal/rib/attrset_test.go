@@ -12,10 +12,7 @@ import (
 // TestInternKeys checks that attribute sets that differ only slightly get
 // different keys (and so different interned sets), and equal ones the same.
 func TestInternKeys(t *testing.T) {
-	variants := []struct {
-		name string
-		a    *wire.Attrs
-	}{
+	variants := []attrVariant{
 		{"base", mkAttrs(nh("10.0.0.1"))},
 		{"MED 0 present", mkAttrs(nh("10.0.0.1"), med(0))},
 		{"LOCAL_PREF 0 present", mkAttrs(nh("10.0.0.1"), lp(0))},
@@ -58,13 +55,19 @@ func TestInternKeys(t *testing.T) {
 			a.Set(wire.AttrAS4Path)
 		})},
 		{"link-local next hop", mkAttrs(func(a *wire.Attrs) { a.NextHop = ip("fe80::1") })},
+		{"AS4_AGGREGATOR", mkAttrs(nh("10.0.0.1"), func(a *wire.Attrs) {
+			a.AS4Aggregator = wire.Aggregator{AS: 70000, Addr: ip("1.2.3.4")}
+			a.Set(wire.AttrAS4Aggregator)
+		})},
+		{"unknown transitive, present", mkAttrs(nh("10.0.0.1"), unknown(wire.FlagOptional|wire.FlagTransitive, 99, 1), func(a *wire.Attrs) { a.Set(99) })},
+		{"originator other", mkAttrs(nh("10.0.0.1"), originator("1.2.3.5"))},
 	}
 	for _, collide := range []bool{false, true} {
-		t.Run(map[bool]string{false: "hash", true: "one collision chain"}[collide], func(t *testing.T) {
+		t.Run(map[bool]string{false: "hash", true: "one hash for all"}[collide], func(t *testing.T) {
 			var in interner
 			in.init()
 			if collide {
-				// Every set in one chain: only keyEqual tells them apart.
+				// Every set has one hash: only keyEqual tells them apart.
 				in.testHash = func([]byte) uint64 { return 7 }
 			}
 			internVariants(t, &in, variants)
@@ -72,10 +75,13 @@ func TestInternKeys(t *testing.T) {
 	}
 	// keyEqual agrees with comparing the keys, for every pair; zones are
 	// not part of the key.
-	all := append(variants, struct {
-		name string
-		a    *wire.Attrs
-	}{"zoned link-local next hop", mkAttrs(func(a *wire.Attrs) { a.NextHop = ip("fe80::1").WithZone("eth0") })})
+	// Variants with keys equal to some above: a zone, a value without its
+	// presence bit, a present attribute's nil list (against an empty one).
+	all := append(variants,
+		attrVariant{"zoned link-local next hop", mkAttrs(func(a *wire.Attrs) { a.NextHop = ip("fe80::1").WithZone("eth0") })},
+		attrVariant{"MED 5 not present", mkAttrs(nh("10.0.0.1"), func(a *wire.Attrs) { a.MED = 5 })},
+		attrVariant{"nil communities present", mkAttrs(nh("10.0.0.1"), func(a *wire.Attrs) { a.Communities = nil; a.Set(wire.AttrCommunities) })},
+	)
 	for _, v := range all {
 		for _, w := range all {
 			for _, withNH := range []bool{false, true} {
@@ -88,10 +94,13 @@ func TestInternKeys(t *testing.T) {
 	}
 }
 
-func internVariants(t *testing.T, in *interner, variants []struct {
+// attrVariant is a named attribute set.
+type attrVariant struct {
 	name string
 	a    *wire.Attrs
-}) {
+}
+
+func internVariants(t *testing.T, in *interner, variants []attrVariant) {
 	seen := map[*AttrSet]string{}
 	for _, v := range variants {
 		s := in.get(v.a)
@@ -117,6 +126,24 @@ func internVariants(t *testing.T, in *interner, variants []struct {
 	}
 	if in.index.n != 0 || in.live != 0 || len(in.sets) != 1 {
 		t.Errorf("%d indexed, %d sets, %d handles left after releasing all references", in.index.n, in.live, len(in.sets))
+	}
+}
+
+// TestPathSetApart checks that a path set (interned without its next hop)
+// and a complete set of the same attributes stay apart when their hashes
+// collide: the kind of set is not in the hash then, only in the match.
+func TestPathSetApart(t *testing.T) {
+	var in interner
+	in.init()
+	in.testHash = func([]byte) uint64 { return 7 }
+	a := mkAttrs(nh("10.0.0.1"), seq(1, 2))
+	p := in.getPath(a)
+	c := in.get(a)
+	if p == c || !p.anyNH || c.anyNH {
+		t.Fatalf("getPath and get returned %p (anyNH %v) and %p (anyNH %v), want two sets", p, p.anyNH, c, c.anyNH)
+	}
+	if in.getPath(a) != p || in.get(a) != c {
+		t.Error("a second lookup found the other kind of set")
 	}
 }
 

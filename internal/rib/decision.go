@@ -68,7 +68,7 @@ func (r *RIB) features(fs []feat, ps []path) []feat {
 		p := &ps[i]
 		a := &r.intern.at(p.attrs).Attrs
 		peer := r.peerOf(p)
-		f := &fs[i] // filled in place: a feat is 100 bytes
+		f := &fs[i] // filled in place: a feat is 96 bytes
 		*f = feat{
 			local:     peer == LocalPeer,
 			llgr:      isLLGRStale(p, a),

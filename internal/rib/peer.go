@@ -178,8 +178,8 @@ func (p *peer) countPaths(f wire.Family, n int) {
 	p.npaths = append(p.npaths, famCount{f, n})
 }
 
-// paths returns the peer's stored paths of family f.
-func (p *peer) paths(f wire.Family) int {
+// pathCount returns the peer's stored paths of family f.
+func (p *peer) pathCount(f wire.Family) int {
 	for _, c := range p.npaths {
 		if c.fam == f {
 			return c.n
@@ -196,7 +196,7 @@ func (r *RIB) PeerPaths(id PeerID, fam wire.Family) int {
 	if int(id) >= len(r.peers) || r.peers[id] == nil {
 		return 0
 	}
-	return r.peers[id].paths(fam)
+	return r.peers[id].pathCount(fam)
 }
 
 func (p *peer) ibgp() bool { return !p.local && p.cfg.LocalAS == p.cfg.RemoteAS }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/kbgp/kbgp/api"
 )
 
@@ -197,20 +199,25 @@ func TestWatchUnreadableDir(t *testing.T) {
 	expect(t, ch, EventAdded, api.KindBGPPeer, "rack1-tor")
 	expect(t, ch, EventSynced, "", "")
 	// Make the bgppeer directory unreadable by swapping it for a file
-	// (chmod would not stop root).
+	// (chmod would not stop root). The swaps are atomic (RENAME_EXCHANGE):
+	// a moment without the directory is a directory emptied, whose
+	// resources the poller would rightly report deleted.
 	d := filepath.Join(f.Path(), "bgppeer")
-	if err := os.Rename(d, d+".away"); err != nil {
+	if err := os.WriteFile(d+".file", nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(d, nil, 0o644); err != nil {
-		t.Fatal(err)
+	swap := func() {
+		t.Helper()
+		if err := unix.Renameat2(unix.AT_FDCWD, d, unix.AT_FDCWD, d+".file", unix.RENAME_EXCHANGE); err != nil {
+			t.Fatalf("swapping %s and %s.file: %v", d, d, err)
+		}
 	}
+	swap()
 	ev := expect(t, ch, EventError, api.KindBGPPeer, "")
 	if ev.Err == nil {
 		t.Fatal("error event without an error")
 	}
 	quiet(t, ch, 200*time.Millisecond) // reported once, and no deletion
-	os.Remove(d)
-	os.Rename(d+".away", d)
+	swap()
 	quiet(t, ch, 200*time.Millisecond) // back as it was: nothing changed
 }

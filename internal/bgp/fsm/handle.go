@@ -66,8 +66,9 @@ func (s *Session) dispatch(ev connEvent) (kept bool) {
 		}
 		s.fsmError(c, wire.FSMUnexpectedInOpenConfirm, ev.typ)
 	case Established:
-		// RFC 4271 §8.2.2 Established: KeepAliveMsg, UpdateMsg and
-		// RouteRefresh restart the HoldTimer. The reader records when it
+		// RFC 4271 §8.2.2 Established: KeepAliveMsg and UpdateMsg restart
+		// the HoldTimer (and a ROUTE-REFRESH, RFC 2918, is a message
+		// received like them). The reader records when it
 		// read and handled each message (rxAt, two monotonic clock
 		// reads), and the timer, when it fires, restarts from there
 		// (handleTimers); restarting it here too took a third, full

@@ -410,10 +410,11 @@ func (s *Session) handleTimers(now time.Time) {
 			s.sendOpen(c)
 		}
 		if !c.holdAt.IsZero() && !now.Before(c.holdAt) && c.neg != nil {
-			// A message read but not yet processed (the FSM was busy,
-			// e.g. another connection's reader waiting for the RIB) proves
-			// the peer is alive: restart the hold timer from the last
-			// message read or processed.
+			// In Established this is how the hold timer restarts: from
+			// the last message the reader read or processed (rxAt), not
+			// on every message (handle.go). A message read but not yet
+			// processed (the FSM busy, e.g. another connection's reader
+			// waiting for the RIB) proves the peer alive too.
 			if c.delivering.Load() {
 				c.holdAt = now.Add(c.neg.HoldTime)
 			} else if rx := clockBase.Add(time.Duration(c.rxAt.Load())); now.Sub(rx) < c.neg.HoldTime {
