@@ -68,9 +68,20 @@ func TestQuick(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A third-party daemon that misses convergence within the quick run's
+	// timeout is that daemon's result, not a harness failure (GoBGP 4 once
+	// left one of 7,980 prefixes undelivered to one of 20 clients): it is
+	// logged. kbgp's DUTs and the null reflector must converge, and any
+	// other error (a daemon that does not start, a config it rejects)
+	// fails the test for every DUT.
+	thirdParty := map[string]bool{"bird": true, "frr": true, "gobgp": true, "gobgp4": true}
 	seen := map[string]int{}
 	for _, r := range rs {
 		seen[r.Scenario]++
+		if thirdParty[r.DUT] && strings.Contains(r.Error, "not converged after") {
+			t.Logf("%s %s n=%d: third-party DUT did not converge (not a harness failure): %s", r.Scenario, r.DUT, r.N, r.Error)
+			continue
+		}
 		if r.Error != "" {
 			t.Errorf("%s %s n=%d: %s", r.Scenario, r.DUT, r.N, r.Error)
 			continue
