@@ -24,10 +24,17 @@ import "sync"
 // Waiters are not served in order: a release wakes them all, those that
 // fit go in, and a newcomer that fits does not queue behind them. Strict
 // order (tried in bfa0f97) made a full-table reflector 10-20 % slower: a
-// large UPDATE first in line left the RIB goroutine short of work. So a
-// waiting large UPDATE gets a chance at every release but no guarantee;
-// with pooled NLRI lists capped at 4,096 entries, a standard UPDATE counts
-// at most about 135 KB of the 1 MiB.
+// large UPDATE first in line left the RIB goroutine short of work. With
+// pooled NLRI lists capped at 4,096 entries, a standard UPDATE counts at
+// most about 135 KB of the 1 MiB, and gets in at the next releases.
+//
+// An UPDATE that needs more than a quarter of the budget (an extended
+// message, RFC 8654, of thousands of prefixes) could wait for ever while
+// other peers' small UPDATEs keep the queue busy: it only fits in a queue
+// nearly empty. So after waiting through bigPatience releases it claims
+// the budget: nothing else goes in until the queue has drained enough for
+// it. Standard UPDATEs never claim it, so the full-table load above is
+// served as before.
 
 // opBudget bounds the bytes the queued UPDATEs hold. acquire blocks until
 // there is room; the RIB goroutine releases an UPDATE's bytes once it has
@@ -37,17 +44,37 @@ type opBudget struct {
 	used  int
 	limit int
 	freed chan struct{} // closed (and replaced) when bytes are released; nil if nobody waits
+	// claim is the large request that has claimed the budget (see
+	// above); nil when none has.
+	claim *int
 }
+
+// bigPatience is how many releases a large request waits through before
+// it claims the budget.
+const bigPatience = 8
 
 // acquire takes n bytes of the budget, waiting while the queued UPDATEs
 // hold too much; false if done closed meanwhile.
 func (b *opBudget) acquire(n int, done <-chan struct{}) bool {
+	var me *int // this request's claim token, once it is a large one waiting
 	for {
 		b.mu.Lock()
-		if b.used == 0 || b.used+n <= b.limit {
+		if (b.claim == nil || b.claim == me) && (b.used == 0 || b.used+n <= b.limit) {
 			b.used += n
+			if me != nil && b.claim == me {
+				b.claim = nil // others may go in again
+				b.wake()
+			}
 			b.mu.Unlock()
 			return true
+		}
+		if n > b.limit/4 && b.claim == nil {
+			if me == nil {
+				me = new(int)
+			}
+			if *me++; *me > bigPatience {
+				b.claim = me
+			}
 		}
 		if b.freed == nil {
 			b.freed = make(chan struct{})
@@ -57,6 +84,12 @@ func (b *opBudget) acquire(n int, done <-chan struct{}) bool {
 		select {
 		case <-freed:
 		case <-done:
+			b.mu.Lock()
+			if b.claim == me && me != nil {
+				b.claim = nil
+				b.wake()
+			}
+			b.mu.Unlock()
 			return false
 		}
 	}
@@ -66,9 +99,14 @@ func (b *opBudget) acquire(n int, done <-chan struct{}) bool {
 func (b *opBudget) release(n int) {
 	b.mu.Lock()
 	b.used -= n
+	b.wake()
+	b.mu.Unlock()
+}
+
+// wake wakes every waiter; b.mu is held.
+func (b *opBudget) wake() {
 	if b.freed != nil {
 		close(b.freed)
 		b.freed = nil
 	}
-	b.mu.Unlock()
 }
