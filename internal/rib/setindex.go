@@ -24,7 +24,7 @@ const minSetSlots = 64
 
 func setSlot(tag uint32, id setID) uint64 { return uint64(tag)<<32 | uint64(id) }
 
-// home is the first slot to probe for a slot value (or hash) x: its top
+// home is the first slot to probe for a slot value or hash v: its top
 // bits, which the tag holds while the table has at most 2³² slots.
 func (x *setIndex) home(v uint64) int { return int(v >> x.shift) }
 

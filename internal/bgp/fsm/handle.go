@@ -68,11 +68,10 @@ func (s *Session) dispatch(ev connEvent) (kept bool) {
 	case Established:
 		// RFC 4271 §8.2.2 Established: KeepAliveMsg and UpdateMsg restart
 		// the HoldTimer (and a ROUTE-REFRESH, RFC 2918, is a message
-		// received like them). The reader records when it
-		// read and handled each message (rxAt, two monotonic clock
-		// reads), and the timer, when it fires, restarts from there
-		// (handleTimers); restarting it here too took a third, full
-		// time.Now per message.
+		// received like them). The reader records when it read and
+		// handled each message (rxAt, two monotonic clock reads), and
+		// the timer, when it fires, restarts from there (handleTimers);
+		// restarting it here too took a third, full time.Now per message.
 		switch ev.typ {
 		case wire.MsgKeepalive:
 		case wire.MsgUpdate:

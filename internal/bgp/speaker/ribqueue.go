@@ -33,8 +33,8 @@ import "sync"
 // other peers' small UPDATEs keep the queue busy: it only fits in a queue
 // nearly empty. So after waiting through bigPatience releases it claims
 // the budget: nothing else goes in until the queue has drained enough for
-// it. The UPDATEs of a full-table load (4 KB messages, about 135 KB
-// counted) stay under the threshold and are served as before.
+// it. A full-table load's UPDATEs stay under the threshold and are served
+// as before.
 
 // opBudget bounds the bytes the queued UPDATEs hold. acquire blocks until
 // there is room; the RIB goroutine releases an UPDATE's bytes once it has
